@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from dashboard import views as dashboard_views
+from payments import api, checkout, health
+
+urlpatterns = [
+    path("", checkout.checkout, name="checkout"),
+    path("pay/<uuid:reference>/", checkout.payment_page, name="payment-page"),
+    path("pay/<uuid:reference>/status/", checkout.payment_status, name="payment-status"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("api/payments/", api.payments_collection, name="api-payments"),
+    path("api/payments/<uuid:reference>/", api.payment_detail, name="api-payment"),
+    path("api/payments/<uuid:reference>/complete/", api.payment_complete, name="api-payment-complete"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("healthz", health.healthz, name="healthz"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,107 @@
+"""The customer's side: the checkout form and the payment page with its pushed status."""
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from payments import outcomes, services, validation
+from payments.selectors import payment_by_reference, payment_snapshot
+
+STATUS_PARTIAL = "payments/pay.html#status"
+# htmx stops polling when a response has this status.
+STOP_POLLING = 286
+
+
+class CheckoutForm(forms.Form):
+    item = forms.CharField(max_length=80, initial="Gorilla trekking permit")
+    date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    guests = forms.IntegerField(min_value=1, max_value=50, initial=2)
+    amount = forms.CharField(max_length=20, initial="100.00")
+    currency = forms.ChoiceField(choices=[])
+    phone_number = forms.CharField(max_length=20, initial="46733123499", label="Phone number")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [(c, c) for c in settings.PAYMENT_CURRENCIES]
+
+    def clean_amount(self):
+        return validation.clean_amount(self.cleaned_data["amount"])
+
+    def clean_phone_number(self) -> str:
+        return validation.clean_phone(self.cleaned_data["phone_number"])
+
+    def booking_details(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        details = {"item": data["item"], "guests": data["guests"]}
+        if data.get("date"):
+            details["date"] = data["date"].isoformat()
+        return details
+
+
+TEST_NUMBER_HINTS = [
+    ("46733123450", "fails: internal processing error"),
+    ("46733123451", "fails: rejected on the phone"),
+    ("46733123452", "fails: expired"),
+    ("46733123453", "succeeds, but takes twice as long"),
+    ("46733123454", "never answers, then expires"),
+    ("46733123455 … 63", "fail with other MoMo reasons"),
+    ("any other number", "succeeds or fails at the configured rate"),
+]
+
+
+@require_http_methods(["GET", "POST"])
+def checkout(request: HttpRequest) -> HttpResponse:
+    form = CheckoutForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            payment = services.payment_create(
+                amount=form.cleaned_data["amount"],
+                currency=form.cleaned_data["currency"],
+                phone_number=form.cleaned_data["phone_number"],
+                booking_details=form.booking_details(),
+                actor="customer",
+            )
+        except ValidationError as exc:  # pragma: no cover - the form checks the same rules
+            form.add_error(None, exc)
+        else:
+            return redirect("payment-page", reference=payment.reference)
+    return render(request, "payments/checkout.html", {"form": form, "hints": TEST_NUMBER_HINTS})
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "•" * max(0, len(phone) - 6) + phone[-3:]
+
+
+def status_context(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Everything the status partial shows, derived from the snapshot alone."""
+    return {
+        "p": snapshot,
+        "masked_phone": mask_phone(snapshot["phone_number"]),
+        "reason_text": outcomes.reason_text(snapshot["reason"]) if snapshot["reason"] else "",
+    }
+
+
+def _snapshot_or_404(reference) -> dict[str, Any]:
+    payment = payment_by_reference(reference)
+    if payment is None:
+        raise Http404("No payment with that reference.")
+    return payment_snapshot(payment)
+
+
+@require_GET
+def payment_page(request: HttpRequest, reference) -> HttpResponse:
+    snapshot = _snapshot_or_404(reference)
+    return render(request, "payments/pay.html", status_context(snapshot))
+
+
+@require_GET
+def payment_status(request: HttpRequest, reference) -> HttpResponse:
+    """The status fragment, for the polling fallback; 286 stops htmx polling at a final state."""
+    snapshot = _snapshot_or_404(reference)
+    status = 200 if snapshot["status"] == "processing" else STOP_POLLING
+    return render(request, STATUS_PARTIAL, status_context(snapshot), status=status)

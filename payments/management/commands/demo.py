@@ -1,0 +1,79 @@
+import asyncio
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+
+from payments.management.flags import SimulatorCommand, port, positive_seconds
+from payments.services import operator_ensure, settings_update
+from payments.worker import SettlementWorker
+
+
+class Command(SimulatorCommand):
+    help = "Run the whole demo in one process: Daphne plus a settlement worker."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=port, default=8000)
+        parser.add_argument("--interval", type=positive_seconds, default=10.0)
+        self.add_settings_flags(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        password, _ = operator_ensure()
+        config = settings_update(
+            actor="command", timeout_seconds=options["timeout"], success_rate=options["success_rate"]
+        )
+        base = f"http://{_url_host(options['host'])}:{options['port']}"
+        self.stdout.write(
+            "LiveSettle demo\n"
+            f"  checkout:  {base}/\n"
+            f"  dashboard: {base}/dashboard/\n"
+            f"  operator:  operator / {password}\n"
+            f"  api docs:  {base}/api/docs/\n"
+            f"  settling after {config.timeout_seconds:g} s, {config.success_rate:.0%} success"
+            f"{' (PAUSED)' if config.paused else ''}; Ctrl+C stops\n"
+        )
+        self.stdout.flush()
+        worker = SettlementWorker(seed=options["seed"], interval=options["interval"])
+        serve(host=options["host"], port=options["port"], worker=worker)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def serve(*, host: str, port: int, worker: SettlementWorker) -> None:
+    """Run Daphne with the worker as a task on Daphne's own event loop.
+
+    The in-memory channel layer's queues belong to one event loop, so the worker must
+    live on the server's loop (its ORM work goes through sync_to_async), not in a thread.
+    """
+    from daphne.endpoints import build_endpoint_description_strings
+    from daphne.server import Server
+    from twisted.internet import defer, reactor
+
+    from dashboard.asgi import application
+
+    stop = asyncio.Event()
+    task: list[asyncio.Future] = []
+
+    def start_worker() -> None:
+        task.append(asyncio.ensure_future(worker.run(stop)))
+
+    def stop_worker() -> defer.Deferred | None:
+        stop.set()
+        return defer.Deferred.fromFuture(task[0]) if task else None
+
+    reactor.addSystemEventTrigger("before", "shutdown", stop_worker)
+    endpoints = [
+        e.replace(f"port={port}:", f"port={port}:backlog=4096:")
+        for e in build_endpoint_description_strings(host=host, port=port)
+    ]
+    Server(
+        application=application,
+        endpoints=endpoints,
+        ready_callable=start_worker,
+        verbosity=0,
+        websocket_timeout=settings.WEBSOCKET_TIMEOUT,
+    ).run()

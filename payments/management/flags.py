@@ -1,0 +1,71 @@
+"""Flag types and a command base that reports bad flags in one line, changing nothing."""
+
+import argparse
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+def rate(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0-1 (use e.g. 0.9 for 90 %)")
+    return number
+
+
+def seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if number < 0 or number != number or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value} must be zero or more seconds")
+    return number
+
+
+def positive_seconds(value: str) -> float:
+    number = seconds(value)
+    if number == 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return number
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return number
+
+
+def port(value: str) -> int:
+    number = positive_int(value)
+    if number > 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port")
+    return number
+
+
+class SimulatorCommand(BaseCommand):
+    """Bad flags exit 2 with `<command>: error: <what>` on one line, not argparse's usage dump."""
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+
+        def one_line_error(message: str) -> None:
+            sys.stderr.write(f"{subcommand}: error: {message}\n")
+            sys.exit(2)
+
+        if getattr(self, "_called_from_command_line", False):
+            parser.error = one_line_error  # type: ignore[method-assign]
+        return parser
+
+    def add_settings_flags(self, parser: CommandParser) -> None:
+        parser.add_argument("--timeout", type=seconds, default=None, help="seconds until a new payment settles (default 30)")
+        parser.add_argument("--success-rate", type=rate, default=None, help="share of payments that succeed, 0-1 (default 0.9)")
+        parser.add_argument("--seed", type=int, default=None, help="seed the outcome generator to replay a demo")

@@ -1,0 +1,253 @@
+"""Every state change of LiveSettle, each in one transaction with its log row.
+
+A transition is a compare-and-set on `status='processing'`: whoever updates 0 rows lost
+the race (or found the simulator paused) and gets `PaymentError`. Broadcasts are
+registered with `transaction.on_commit`, so nothing is pushed that did not commit.
+"""
+
+import hashlib
+import json
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+import random
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F
+from django.utils import timezone
+
+from consumers import broadcast
+from payments import outcomes
+from payments.models import IdempotencyKey, Payment, PaymentLog, SimulatorSettings
+from payments.selectors import payment_snapshot, settings_snapshot, simulator_settings
+
+PROCESSING = Payment.Status.PROCESSING
+
+
+class PaymentError(Exception):
+    """An illegal transition: the payment is already final, or settlement is paused."""
+
+
+class IdempotencyConflict(Exception):
+    """The same Idempotency-Key was used with a different request body."""
+
+
+def payment_create(
+    *,
+    amount: Decimal,
+    currency: str,
+    phone_number: str,
+    external_id: str = "",
+    booking_details: dict[str, Any] | None = None,
+    actor: str = "api",
+) -> Payment:
+    config = simulator_settings()
+    now = timezone.now()
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            amount=amount,
+            currency=currency,
+            phone_number=phone_number,
+            external_id=external_id,
+            booking_details=booking_details or {},
+            settle_at=outcomes.settle_at_for(phone_number, now, config.timeout_seconds),
+            created_at=now,
+            updated_at=now,
+        )
+        PaymentLog.objects.create(
+            payment=payment,
+            event=PaymentLog.Event.CREATED,
+            actor=actor,
+            to_status=PROCESSING,
+            details={"timeout_seconds": config.timeout_seconds},
+        )
+        transaction.on_commit(partial(broadcast.payment_created, payment_snapshot(payment)))
+    return payment
+
+
+def request_fingerprint(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def payment_create_idempotent(
+    *, key: str, fingerprint: str, render: Any, **fields: Any
+) -> tuple[dict[str, Any], bool]:
+    """Create once per key; returns (first response, replayed). `render` builds the response."""
+    try:
+        with transaction.atomic():
+            payment = payment_create(**fields)
+            response = render(payment)
+            IdempotencyKey.objects.create(
+                key=key, request_hash=fingerprint, payment=payment, response=response
+            )
+        return response, False
+    except IntegrityError:
+        # A concurrent request with the same key committed first; our payment rolled back.
+        record = IdempotencyKey.objects.filter(key=key).first()
+        if record is None:
+            raise
+    if record.request_hash != fingerprint:
+        raise IdempotencyConflict(key)
+    return record.response, True
+
+
+def _finalize(
+    *,
+    payment_id: int,
+    status: str,
+    reason: str,
+    event: str,
+    actor: str,
+    details: dict[str, Any] | None = None,
+    respect_pause: bool = False,
+) -> Payment:
+    if status not in (Payment.Status.SUCCESSFUL, Payment.Status.FAILED):
+        raise PaymentError(f"{status!r} is not a final status")
+    now = timezone.now()
+    with transaction.atomic():
+        claim = Payment.objects.filter(pk=payment_id, status=PROCESSING)
+        if respect_pause:
+            # Part of the same statement, so a committed pause stops every later settlement.
+            claim = claim.filter(~Exists(SimulatorSettings.objects.filter(paused=True)))
+        updated = claim.update(
+            status=status,
+            reason=reason if status == Payment.Status.FAILED else "",
+            financial_transaction_id=(
+                str(secrets.randbelow(9 * 10**9) + 10**9)
+                if status == Payment.Status.SUCCESSFUL
+                else ""
+            ),
+            settled_at=now,
+            updated_at=now,
+            version=F("version") + 1,
+        )
+        if updated != 1:
+            raise PaymentError("already settled" if not respect_pause else "already settled or paused")
+        payment = Payment.objects.get(pk=payment_id)
+        PaymentLog.objects.create(
+            payment=payment,
+            event=event,
+            actor=actor,
+            from_status=PROCESSING,
+            to_status=status,
+            details={"reason": payment.reason, **(details or {})},
+        )
+        transaction.on_commit(partial(broadcast.payment_changed, payment_snapshot(payment)))
+    return payment
+
+
+def payment_settle(*, payment_id: int, outcome: outcomes.Outcome, actor: str) -> Payment:
+    """The worker's settlement: refused while the simulator is paused."""
+    return _finalize(
+        payment_id=payment_id,
+        status=outcome.status,
+        reason=outcome.reason,
+        event=PaymentLog.Event.SETTLED,
+        actor=actor,
+        respect_pause=True,
+    )
+
+
+def payment_force(*, payment: Payment, outcome: str, reason: str = "", actor: str) -> Payment:
+    """An operator's (or a command's) decision: immediate, paused or not."""
+    if payment.is_final:
+        raise PaymentError(f"already settled ({payment.status})")
+    if outcome == Payment.Status.FAILED and not reason:
+        reason = "APPROVAL_REJECTED"
+    if outcome == Payment.Status.FAILED and reason not in outcomes.REASONS:
+        raise PaymentError(f"unknown reason code {reason!r}")
+    return _finalize(
+        payment_id=payment.pk,
+        status=outcome,
+        reason=reason,
+        event=PaymentLog.Event.FORCED,
+        actor=actor,
+    )
+
+
+def payment_expire(*, payment_id: int, actor: str) -> Payment:
+    return _finalize(
+        payment_id=payment_id,
+        status=Payment.Status.FAILED,
+        reason="EXPIRED",
+        event=PaymentLog.Event.EXPIRED,
+        actor=actor,
+        respect_pause=True,
+    )
+
+
+def payment_log_skip(*, payment_id: int, actor: str, error: str) -> None:
+    """Record that a worker skipped a row it could not settle (it is not retried by it)."""
+    PaymentLog.objects.create(
+        payment_id=payment_id,
+        event=PaymentLog.Event.SKIPPED,
+        actor=actor,
+        details={"error": error[:500]},
+    )
+
+
+def payment_settle_all(*, older_than: timedelta, success_rate: float, rng: random.Random, actor: str) -> dict[str, int]:
+    """Settle every processing payment created before now - older_than (paused or not)."""
+    counts = {"successful": 0, "failed": 0}
+    cutoff = timezone.now() - older_than
+    due = Payment.objects.filter(status=Payment.Status.PROCESSING, created_at__lte=cutoff)
+    for payment in due.order_by("created_at", "id").iterator():
+        outcome = outcomes.decide(payment.phone_number, rng=rng, success_rate=success_rate)
+        try:
+            payment_force(payment=payment, outcome=outcome.status, reason=outcome.reason, actor=actor)
+        except PaymentError:
+            continue  # settled by someone else meanwhile
+        counts[outcome.status] += 1
+    return counts
+
+
+SETTINGS_FIELDS = ("timeout_seconds", "success_rate", "paused", "expiry_seconds")
+
+
+def settings_update(*, actor: str, **changes: Any) -> SimulatorSettings:
+    """Change the live settings; every change is logged and pushed, and wakes the workers."""
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+    simulator_settings()  # make sure the row exists before locking it
+    with transaction.atomic():
+        config = SimulatorSettings.objects.select_for_update().get(pk=1)
+        diff = {
+            name: [getattr(config, name), value]
+            for name, value in changes.items()
+            if value is not None and getattr(config, name) != value
+        }
+        if not diff:
+            return config
+        for name, (_, value) in diff.items():
+            setattr(config, name, value)
+        config.version += 1
+        config.save(update_fields=[*diff, "version", "updated_at"])
+        PaymentLog.objects.create(event=PaymentLog.Event.CONFIG, actor=actor, details=diff)
+        transaction.on_commit(partial(broadcast.settings_changed, settings_snapshot(config)))
+    return config
+
+
+def operator_ensure(*, username: str = "operator") -> tuple[str, bool]:
+    """Make sure the demo operator exists; returns (password, generated_now_or_before)."""
+    password = settings.DEMO_OPERATOR_PASSWORD
+    generated = not password
+    secret_file = settings.BASE_DIR / ".demo-operator-password"
+    if generated:
+        if secret_file.exists():
+            password = secret_file.read_text().strip()
+        else:
+            password = secrets.token_urlsafe(12)
+            secret_file.write_text(password + "\n")
+            secret_file.chmod(0o600)
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    user.is_staff = True
+    user.is_superuser = True
+    if not user.check_password(password):
+        user.set_password(password)
+    user.save()
+    return password, generated

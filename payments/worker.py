@@ -1,0 +1,194 @@
+"""The settlement worker: durable, punctual, safe to run many times over.
+
+The schedule is the `settle_at` column, so a worker that starts settles everything already
+due. Between passes it sleeps until the next due time, or until a `worker.wake` message
+(a payment was created, the settings changed) arrives on the channel layer; it sweeps at
+least every `interval` seconds because the layer may lose a wake-up.
+
+Claims are the services' compare-and-set; on PostgreSQL a batch is also locked with
+`SKIP LOCKED` so several workers split the due rows instead of racing for them.
+"""
+
+import asyncio
+import logging
+import os
+import random
+import socket
+from datetime import datetime, timedelta
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from consumers.broadcast import WORKER_GROUP
+from payments import outcomes, services
+from payments.models import Payment, WorkerHeartbeat
+from payments.selectors import simulator_settings
+
+logger = logging.getLogger("payments.worker")
+
+PROCESSING = Payment.Status.PROCESSING
+HEARTBEAT_EVERY = timedelta(seconds=2)
+
+
+class SettlementWorker:
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        interval: float = 10.0,
+        batch_size: int = 200,
+        worker_id: str | None = None,
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.interval = interval
+        self.batch_size = batch_size
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.actor = f"worker:{self.worker_id}"
+        self.stopping = False
+        self.skipped: set[int] = set()
+        self.settled = 0
+        self._last_beat: datetime | None = None
+
+    # --- one pass, synchronous: tests call these directly -------------------------------
+
+    def handle_one(self, now: datetime | None = None) -> int:
+        """Settle, then expire, what is due; returns how many payments this pass ended."""
+        now = now or timezone.now()
+        config = simulator_settings()
+        if config.paused:
+            return 0
+        done = self._claim(
+            Payment.objects.filter(status=PROCESSING, settle_at__lte=now).order_by("settle_at", "id"),
+            lambda pk, phone: services.payment_settle(
+                payment_id=pk,
+                outcome=outcomes.decide(phone, rng=self.rng, success_rate=config.success_rate),
+                actor=self.actor,
+            ),
+        )
+        expired_before = now - timedelta(seconds=config.expiry_seconds)
+        done += self._claim(
+            Payment.objects.filter(status=PROCESSING, created_at__lte=expired_before).order_by("created_at", "id"),
+            lambda pk, phone: services.payment_expire(payment_id=pk, actor=self.actor),
+        )
+        self.settled += done
+        return done
+
+    def _claim(self, due, settle) -> int:
+        done = 0
+        with transaction.atomic():
+            if self.skipped:
+                due = due.exclude(pk__in=self.skipped)
+            if connection.features.has_select_for_update_skip_locked:
+                due = due.select_for_update(skip_locked=True)
+            for pk, phone in list(due.values_list("pk", "phone_number")[: self.batch_size]):
+                if self.stopping:
+                    break
+                try:
+                    with transaction.atomic():
+                        settle(pk, phone)
+                    done += 1
+                except services.PaymentError:
+                    pass  # someone else (an operator, another worker) ended it first
+                except (OperationalError, InterfaceError):
+                    raise  # the database is down: the whole pass is retried later
+                except Exception as exc:  # one bad row must not stop the worker
+                    self._skip(pk, exc)
+        return done
+
+    def _skip(self, pk: int, exc: Exception) -> None:
+        logger.exception("skipping payment %s: %s", pk, exc)
+        self.skipped.add(pk)
+        services.payment_log_skip(payment_id=pk, actor=self.actor, error=f"{type(exc).__name__}: {exc}")
+
+    def seconds_until_next(self, now: datetime | None = None) -> float:
+        """How long the worker may sleep before something falls due (at most `interval`)."""
+        now = now or timezone.now()
+        config = simulator_settings()
+        if config.paused:
+            return self.interval
+        processing = Payment.objects.filter(status=PROCESSING).exclude(pk__in=self.skipped)
+        due = processing.aggregate(settle=Min("settle_at"), created=Min("created_at"))
+        candidates = [self.interval]
+        if due["settle"]:
+            candidates.append((due["settle"] - now).total_seconds())
+        if due["created"]:
+            expires = due["created"] + timedelta(seconds=config.expiry_seconds)
+            candidates.append((expires - now).total_seconds())
+        return max(0.0, min(candidates))
+
+    def beat(self, now: datetime | None = None) -> None:
+        now = now or timezone.now()
+        if self._last_beat and now - self._last_beat < HEARTBEAT_EVERY:
+            return
+        WorkerHeartbeat.objects.update_or_create(
+            worker_id=self.worker_id,
+            defaults={"seen_at": now, "settled_count": self.settled},
+            create_defaults={"seen_at": now, "started_at": now, "settled_count": self.settled},
+        )
+        self._last_beat = now
+
+    def tick(self) -> tuple[int, float]:
+        """Heartbeat, one pass, and how long to sleep after it."""
+        self.beat()
+        done = self.handle_one()
+        if done:
+            return done, 0.0
+        return 0, self.seconds_until_next()
+
+    # --- the loop --------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        wake = asyncio.Event()
+        listener = asyncio.ensure_future(self._listen(wake))
+        stopper = asyncio.ensure_future(self._relay(stop, wake))
+        logger.info("settlement worker %s started", self.worker_id)
+        try:
+            while not stop.is_set():
+                # Cleared before the pass, so a wake-up that lands during it is not lost.
+                wake.clear()
+                try:
+                    _, delay = await sync_to_async(self.tick)()
+                except (OperationalError, InterfaceError) as exc:
+                    logger.warning("database unavailable (%s); retrying in 1 s", exc)
+                    await sync_to_async(_close_connection)()
+                    delay = 1.0
+                if delay > 0 and not stop.is_set():
+                    try:
+                        await asyncio.wait_for(wake.wait(), timeout=delay)
+                    except asyncio.TimeoutError:
+                        pass
+        finally:
+            self.stopping = True
+            listener.cancel()
+            stopper.cancel()
+            logger.info("settlement worker %s stopped after %d settlements", self.worker_id, self.settled)
+
+    def request_stop(self) -> None:
+        self.stopping = True
+
+    async def _relay(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        await stop.wait()
+        self.stopping = True
+        wake.set()
+
+    async def _listen(self, wake: asyncio.Event) -> None:
+        layer = get_channel_layer()
+        while True:
+            try:
+                channel = await layer.new_channel()
+                await layer.group_add(WORKER_GROUP, channel)
+                while True:
+                    await layer.receive(channel)
+                    wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the layer is down: the sweep still runs
+                logger.warning("channel layer unavailable (%s); wake-ups off for 2 s", exc)
+                await asyncio.sleep(2)
+
+
+def _close_connection() -> None:
+    connection.close_if_unusable_or_obsolete()
