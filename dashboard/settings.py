@@ -4,6 +4,7 @@ With nothing set it runs the one-process demo: SQLite and the in-memory channel 
 """
 
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -105,7 +106,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not :memory:, so tests can run worker processes against the test database.
     DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get("SQLITE_TEST_NAME", str(BASE_DIR / ".test-db.sqlite3"))
+        "NAME": os.environ.get(
+            "SQLITE_TEST_NAME", str(Path(tempfile.gettempdir()) / f"livesettle-test-{os.getpid()}.sqlite3")
+        )
     }
 else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
@@ -168,7 +171,7 @@ STORAGES = {
 # (WhiteNoise then warns that STATIC_ROOT does not exist yet: expected in development).
 WHITENOISE_USE_FINDERS = DEBUG
 if DEBUG:
-    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+    warnings.filterwarnings("ignore", message="No directory at")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

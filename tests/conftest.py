@@ -39,3 +39,143 @@ def customer_api(customer) -> APIClient:
 @pytest.fixture
 def outsider_api() -> APIClient:
     return APIClient()
+
+
+# --- real processes and services --------------------------------------------------------
+
+import os  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from django.db import connection as _connection  # noqa: E402
+
+from tests.support import (  # noqa: E402
+    CHROMIUM,
+    POSTGRES_ADMIN_URL,
+    REDIS_URL,
+    Process,
+    child_env,
+    free_port,
+    missing_service,
+    port_open,
+    wait_for,
+)
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def sqlite_url_of_test_db() -> str:
+    """The pytest database as a URL, so child processes work on the same rows."""
+    name = _connection.settings_dict["NAME"]
+    assert _connection.vendor == "sqlite" and name != ":memory:", "child processes need a file database"
+    return f"sqlite:///{name}"
+
+
+class DemoServer:
+    """`manage.py demo` (Daphne + worker, in-memory layer) on the pytest database."""
+
+    def __init__(self, tmp_path: Path, timeout: float, extra: tuple[str, ...] = (), **env: str) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.args = ("manage.py", "demo", "--port", str(self.port), "--timeout", str(timeout), "--interval", "1", *extra)
+        self.env = child_env(DATABASE_URL=sqlite_url_of_test_db(), DEMO_OPERATOR_PASSWORD="op-pass-123", **env)
+        self.log = tmp_path / f"demo-{self.port}.log"
+        self.process: Process | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = Process(*self.args, env=self.env, log=self.log)
+        wait_for(lambda: port_open(self.port) or not self.process.alive(), timeout=30, what="the demo server")
+        assert self.process.alive(), f"demo server died:\n{self.process.output()}"
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()
+
+    def restart(self) -> None:
+        self.stop()
+        wait_for(lambda: not port_open(self.port), timeout=10, what="the port to close")
+        self.start()
+
+
+@pytest.fixture
+def start_demo(transactional_db, tmp_path):
+    """Start the one-process demo: `start_demo(timeout=2)`; stopped after the test."""
+    servers: list[DemoServer] = []
+
+    def start(timeout: float = 2.0, *extra: str, **env: str) -> DemoServer:
+        server = DemoServer(tmp_path, timeout, extra, **env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """The system Chromium driven by Playwright (browser downloads are impossible here)."""
+    if not Path(CHROMIUM).exists():
+        missing_service(f"Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; Django's ORM (the test
+    # database teardown) refuses to run beside one unless told it is safe, which it is here.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        ],
+    )
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Screenshots and logs the tests save (git ignores this folder)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def redis_url() -> str:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except Exception as exc:
+        missing_service(f"Redis at {REDIS_URL} ({type(exc).__name__})")
+    return REDIS_URL
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty PostgreSQL database for child processes; dropped afterwards."""
+    import psycopg
+
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=2)
+    except Exception as exc:
+        missing_service(f"PostgreSQL at {POSTGRES_ADMIN_URL} ({type(exc).__name__})")
+    name = f"livesettle_t_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
