@@ -81,12 +81,12 @@ def django_script(code: str, *, env: dict[str, str], timeout: float = 120) -> st
 class Process:
     """A child process (a server, a worker) that is always stopped at the end of a test."""
 
-    def __init__(self, *args: str, env: dict[str, str], log: Path | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str], log: Path | None = None, argv: list[str] | None = None) -> None:
         self.args = args
         self.log_path = log
         self._log = open(log, "ab") if log else subprocess.DEVNULL
         self.popen = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=env,
+            argv or [sys.executable, *args], cwd=ROOT, env=env,
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
@@ -96,9 +96,15 @@ class Process:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
+    def _signal_group(self, sig: int) -> None:
+        # The child leads its own session, so this reaches anything it started (make → python).
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
     def kill(self) -> None:
-        if self.alive():
-            self.popen.kill()
+        self._signal_group(signal.SIGKILL)
         self.popen.wait(timeout=10)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
@@ -107,7 +113,7 @@ class Process:
             try:
                 self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.popen.kill()
+                self._signal_group(signal.SIGKILL)
                 self.popen.wait(timeout=10)
         if self._log is not subprocess.DEVNULL:
             self._log.close()

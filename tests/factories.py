@@ -1,0 +1,36 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from payments.models import Payment
+from payments.services import payment_create
+
+ORDINARY = "46733123499"
+
+
+def make_payment(phone: str = ORDINARY, *, due_in: float | None = None, age: float = 0.0, amount: str = "100") -> Payment:
+    """A payment created through the service; `due_in`/`age` move its clock for worker tests."""
+    payment = payment_create(amount=Decimal(amount), currency="EUR", phone_number=phone, actor="test")
+    changes = {}
+    if due_in is not None:
+        changes["settle_at"] = timezone.now() + timedelta(seconds=due_in)
+    if age:
+        changes["created_at"] = timezone.now() - timedelta(seconds=age)
+    if changes:
+        Payment.objects.filter(pk=payment.pk).update(**changes)
+        payment.refresh_from_db()
+    return payment
+
+
+def bulk_due(count: int, *, due_in: float = -1.0, phone: str = ORDINARY) -> list[int]:
+    """Setup only (the service path is tested elsewhere): `count` processing payments due at once."""
+    now = timezone.now()
+    rows = [
+        Payment(
+            amount=Decimal("10.00"), currency="EUR", phone_number=phone, created_at=now,
+            updated_at=now, settle_at=now + timedelta(seconds=due_in),
+        )
+        for _ in range(count)
+    ]
+    return [p.pk for p in Payment.objects.bulk_create(rows, batch_size=500)]
