@@ -60,5 +60,15 @@ class PaymentLogAdmin(admin.ModelAdmin):
         return False
 
 
-admin.site.register(SimulatorSettings)
-admin.site.register(WorkerHeartbeat)
+@admin.register(SimulatorSettings, WorkerHeartbeat)
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Settings change on the dashboard or by command flags, so every change is logged."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
