@@ -4,7 +4,8 @@ import argparse
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import InterfaceError, OperationalError
 
 
 def rate(value: str) -> float:
@@ -64,6 +65,13 @@ class SimulatorCommand(BaseCommand):
         if getattr(self, "_called_from_command_line", False):
             parser.error = one_line_error  # type: ignore[method-assign]
         return parser
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        try:
+            return super().execute(*args, **options)
+        except (OperationalError, InterfaceError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CommandError(f"the database is unavailable ({reason}); check DATABASE_URL and that it is running") from None
 
     def add_settings_flags(self, parser: CommandParser) -> None:
         parser.add_argument("--timeout", type=seconds, default=None, help="seconds until a new payment settles (default 30)")
