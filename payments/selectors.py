@@ -1,12 +1,14 @@
 """Reads that several callers share. Snapshots are the wire format of a payment."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Count, Max
+from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
-from payments.models import Payment, SimulatorSettings, WorkerHeartbeat
+from payments.models import Payment, PaymentLog, SimulatorSettings, WorkerHeartbeat
 
 
 def _iso(value) -> str | None:
@@ -63,3 +65,63 @@ def worker_status() -> str:
         return "stale"
     age = (timezone.now() - last).total_seconds()
     return "ok" if age <= settings.WORKER_STALE_SECONDS else "stale"
+
+
+# --- the operator dashboard's counters ---------------------------------------------------
+
+STATS_MEDIAN_OVER = 500  # latest settled payments the median time to settle is taken over
+STATS_CHART_MINUTES = 15
+FINAL_STATUSES = (Payment.Status.SUCCESSFUL, Payment.Status.FAILED)
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+def settlements_per_minute(now: datetime | None = None, minutes: int = STATS_CHART_MINUTES) -> list[dict[str, Any]]:
+    """Final transitions per minute over the last `minutes`, oldest first, zeros included.
+
+    Counted from the log (one row per final transition, `created_at` indexed), not from
+    `Payment.settled_at`, which has no index.
+    """
+    now = now or timezone.now()
+    last = now.replace(second=0, microsecond=0)
+    first = last - timedelta(minutes=minutes - 1)
+    rows = (
+        PaymentLog.objects.filter(created_at__gte=first, to_status__in=FINAL_STATUSES)
+        .annotate(minute=TruncMinute("created_at"))
+        .values("minute")
+        .annotate(count=Count("id"))
+    )
+    counts = {row["minute"]: row["count"] for row in rows}
+    return [
+        {"minute": _iso(first + timedelta(minutes=i)), "count": counts.get(first + timedelta(minutes=i), 0)}
+        for i in range(minutes)
+    ]
+
+
+def dashboard_stats() -> dict[str, Any]:
+    """The dashboard's counters as plain JSON; a handful of queries, run once per push, not per client."""
+    by_status = dict(Payment.objects.values_list("status").annotate(n=Count("id")).order_by())
+    successful = by_status.get(Payment.Status.SUCCESSFUL, 0)
+    failed = by_status.get(Payment.Status.FAILED, 0)
+    # Newest first by primary key, so the median reads a bounded slice, not the table.
+    recent = (
+        Payment.objects.filter(status__in=FINAL_STATUSES)
+        .order_by("-id")
+        .values_list("created_at", "settled_at")[:STATS_MEDIAN_OVER]
+    )
+    durations = [(settled - created).total_seconds() for created, settled in recent if settled]
+    return {
+        "processing": by_status.get(Payment.Status.PROCESSING, 0),
+        "successful": successful,
+        "failed": failed,
+        "success_ratio": successful / (successful + failed) if successful + failed else None,
+        "median_settle_seconds": _median(durations),
+        "per_minute": settlements_per_minute(),
+        "worker": worker_status(),
+    }

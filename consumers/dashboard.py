@@ -1,0 +1,219 @@
+"""The operator dashboard's socket: staff only; a snapshot on connect, then every change.
+
+Fan-out without a query per dashboard per update:
+- payment and settings changes are rendered from the message's snapshot (and each payment
+  version once per process, `consumers/rendering.py`);
+- the counters come from one `StatsHub` per server process (per event loop): a payment
+  change marks it dirty, and it recomputes `dashboard_stats()` at most once per
+  `STATS_MIN_GAP` seconds, renders once and hands the same text to every local dashboard.
+  At 1,000 settlements/s with 20 dashboards that is one stats read per second per server
+  process, not 20,000. It also refreshes every `STATS_IDLE_REFRESH` seconds while a
+  dashboard is open, so "worker alive/stale" changes even when no payment does.
+"""
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+
+from consumers import rendering
+from consumers.broadcast import DASHBOARD_GROUP
+from consumers.checkout import RenderFromMessage, wants_json
+from dashboard.filters import ROWS, Filter
+from dashboard.views import ROW, SETTINGS, STATS, dashboard_snapshot, row_context, settings_context, stats_context
+from payments.selectors import dashboard_stats
+
+logger = logging.getLogger("consumers.dashboard")
+
+STATS_MIN_GAP = 1.0
+STATS_IDLE_REFRESH = 5.0
+
+
+def is_staff(scope: dict[str, Any]) -> bool:
+    user = scope.get("user")
+    return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
+def _render_row(snapshot: dict[str, Any]) -> str:
+    return rendering.fragment(ROW, snapshot, row_context)
+
+
+def _render_settings(settings: dict[str, Any]) -> str:
+    # Settings change rarely; the cache key is their version, like a payment's.
+    keyed = {**settings, "reference": "settings"}
+    return rendering.fragment(SETTINGS, keyed, lambda s: settings_context(settings))
+
+
+def _render_stats(stats: dict[str, Any]) -> str:
+    return render_to_string(STATS, stats_context(stats))
+
+
+def _insert(row: str) -> str:
+    return f'<div id="payment-rows" hx-swap-oob="afterbegin">{row}</div>'
+
+
+def _delete(reference: str) -> str:
+    return f'<div id="row-{reference}" hx-swap-oob="delete"></div>'
+
+
+def _created(snapshot: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(snapshot["created_at"])
+
+
+class StatsHub:
+    """Counters for every dashboard of one event loop, computed once per tick."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.members: set["DashboardConsumer"] = set()
+        self.dirty = asyncio.Event()
+        self.task: asyncio.Task | None = None
+
+    def join(self, member: "DashboardConsumer") -> None:
+        self.members.add(member)
+        if self.task is None or self.task.done():
+            self.task = self.loop.create_task(self._run())
+
+    def leave(self, member: "DashboardConsumer") -> None:
+        self.members.discard(member)
+        if not self.members and self.task:
+            self.task.cancel()
+            self.task = None
+
+    def touch(self) -> None:
+        self.dirty.set()
+
+    async def _run(self) -> None:
+        while self.members:
+            try:
+                await asyncio.wait_for(self.dirty.wait(), timeout=STATS_IDLE_REFRESH)
+            except asyncio.TimeoutError:
+                pass
+            # Cleared before the read, so a change committed during it triggers another.
+            self.dirty.clear()
+            try:
+                await self._push(await database_sync_to_async(dashboard_stats)())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is down: the counters wait, the rows still flow
+                logger.warning("dashboard stats unavailable (%s): %s", type(exc).__name__, exc)
+            await asyncio.sleep(STATS_MIN_GAP)
+
+    async def _push(self, stats: dict[str, Any]) -> None:
+        html: str | None = None
+        as_json: str | None = None
+        for member in list(self.members):
+            if member.as_json:
+                as_json = as_json or json.dumps({"type": "stats", "stats": stats})
+                await member.send(text_data=as_json)
+            else:
+                html = html or _render_stats(stats)
+                await member.send(text_data=html)
+
+
+_hub: StatsHub | None = None
+
+
+def stats_hub() -> StatsHub:
+    """One hub per running event loop (a server process has one; each test has its own)."""
+    global _hub
+    loop = asyncio.get_running_loop()
+    if _hub is None or _hub.loop is not loop:
+        _hub = StatsHub(loop)
+    return _hub
+
+
+class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
+    joined = False
+    as_json = False
+
+    async def connect(self) -> None:
+        if not is_staff(self.scope):
+            await self.close()  # before accept: the handshake is refused with 403
+            return
+        self.as_json = wants_json(self.scope)
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.filter = Filter.from_params({k: v[0] for k, v in query.items()})
+        # The rows on the client's page, newest last: reference -> (version shown, created).
+        self.rows: OrderedDict[str, tuple[int, datetime]] = OrderedDict()
+        self.cutoff: datetime | None = None
+        # Join first, then read: a change committed in between arrives as a message and is
+        # dropped by version if the snapshot already holds it.
+        await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
+        self.joined = True
+        snapshot = await database_sync_to_async(dashboard_snapshot)(self.filter)
+        await self.accept()
+        await self.send_snapshot(snapshot)
+        stats_hub().join(self)
+
+    async def disconnect(self, code: int) -> None:
+        if self.joined:
+            stats_hub().leave(self)
+            await self.channel_layer.group_discard(DASHBOARD_GROUP, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        pass  # actions are htmx POSTs (CSRF-checked views), never socket messages
+
+    async def send_snapshot(self, snapshot: dict[str, Any]) -> None:
+        payments = snapshot["payments"]
+        for payment in reversed(payments):  # oldest first, so the newest ends up last
+            self.rows[payment["reference"]] = (payment["version"], _created(payment))
+        if len(payments) >= ROWS:
+            # A full page: anything older than its last row is not on it.
+            self.cutoff = _created(payments[-1])
+        if self.as_json:
+            await self.send(text_data=json.dumps({"type": "snapshot", **snapshot}))
+            return
+        rows = "".join(_render_row(p) for p in payments)
+        await self.send(
+            text_data=f'<div id="payment-rows" hx-swap-oob="innerHTML">{rows}</div>'
+            + _render_stats(snapshot["stats"])
+            + _render_settings(snapshot["settings"])
+        )
+
+    async def payment_updated(self, event: dict[str, Any]) -> None:
+        stats_hub().touch()
+        snapshot = event["payment"]
+        reference = snapshot["reference"]
+        shown = self.rows.get(reference)
+        if shown is not None:
+            if snapshot["version"] <= shown[0]:
+                return  # never an older (or the same) version after a newer one
+            self.rows[reference] = (snapshot["version"], shown[1])
+            await self.send(text_data=self._payment(snapshot))
+            return
+        created = _created(snapshot)
+        if not self.filter.matches(snapshot) or (self.cutoff is not None and created <= self.cutoff):
+            return  # filtered out, or too old to be on the page
+        self.rows[reference] = (snapshot["version"], created)
+        evicted = self._trim()
+        if self.as_json:
+            await self.send(text_data=self._payment(snapshot))
+        else:
+            await self.send(text_data=_insert(_render_row(snapshot)) + "".join(_delete(r) for r in evicted))
+
+    def _trim(self) -> list[str]:
+        """Keep the page at ROWS rows; an evicted row's later changes are not re-inserted."""
+        evicted = []
+        while len(self.rows) > ROWS:
+            reference, (_, created) = self.rows.popitem(last=False)
+            evicted.append(reference)
+            self.cutoff = created if self.cutoff is None else max(self.cutoff, created)
+        return evicted
+
+    def _payment(self, snapshot: dict[str, Any]) -> str:
+        return rendering.payment_json(snapshot) if self.as_json else _render_row(snapshot)
+
+    async def settings_updated(self, event: dict[str, Any]) -> None:
+        settings = event["settings"]
+        if self.as_json:
+            await self.send(text_data=json.dumps({"type": "settings", "settings": settings}))
+        else:
+            await self.send(text_data=_render_settings(settings))

@@ -1,0 +1,66 @@
+"""The dashboard's status filter and search, applied alike to the page's query and to pushes.
+
+The page lists the latest rows matching the filter; the socket inserts a new row only if
+it matches too, so a filtered dashboard stays filtered while it updates live.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import Q, QuerySet
+
+from payments.models import Payment
+
+ROWS = 50  # rows on the page; older ones drop off the bottom as new ones arrive
+
+
+@dataclass(frozen=True)
+class Filter:
+    status: str = ""
+    q: str = ""
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "Filter":
+        """Unknown statuses are ignored rather than refused: a filter is a view, not an input."""
+        status = str(params.get("status", "") or "")
+        if status not in Payment.Status.values:
+            status = ""
+        q = str(params.get("q", "") or "").strip().lower()[:64]
+        return cls(status=status, q=q)
+
+    @property
+    def _needle(self) -> str:
+        # "+46…" finds the digits stored without the plus.
+        return self.q.removeprefix("+")
+
+    def apply(self, payments: QuerySet[Payment]) -> QuerySet[Payment]:
+        if self.status:
+            payments = payments.filter(status=self.status)
+        if self._needle:
+            payments = payments.filter(
+                Q(reference__icontains=self._needle) | Q(phone_number__contains=self._needle)
+            )
+        return payments
+
+    def matches(self, snapshot: dict[str, Any]) -> bool:
+        if self.status and snapshot["status"] != self.status:
+            return False
+        needle = self._needle
+        if not needle:
+            return True
+        reference = snapshot["reference"]
+        return (
+            needle in reference
+            or needle.replace("-", "") in reference.replace("-", "")
+            or needle in snapshot["phone_number"]
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.status or self.q)
+
+    def query_string(self) -> str:
+        params = {name: value for name, value in (("status", self.status), ("q", self.q)) if value}
+        return urlencode(params)

@@ -1,0 +1,49 @@
+// Operator dashboard glue: countdowns and ages tick in the browser (the server sends
+// timestamps once), 4xx action answers are toasts to show, and old toasts fade away.
+(function () {
+  "use strict";
+
+  function span(seconds) {
+    if (seconds < 60) return seconds + " s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min";
+    return Math.floor(seconds / 3600) + " h";
+  }
+
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-due-at]").forEach(function (el) {
+      var left = Math.ceil((Date.parse(el.dataset.dueAt) - now) / 1000);
+      el.textContent = isNaN(left) ? "" : left > 0 ? "in " + span(left) : "due";
+    });
+    document.querySelectorAll("[data-age-since]").forEach(function (el) {
+      var age = Math.max(0, Math.floor((now - Date.parse(el.dataset.ageSince)) / 1000));
+      el.textContent = isNaN(age) ? "" : span(age);
+    });
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("DOMContentLoaded", tick);
+  document.addEventListener("htmx:wsAfterMessage", tick);
+  document.addEventListener("htmx:afterSettle", tick);
+
+  // Views answer a lost race (409), bad input (400) or an unknown payment (404) with a
+  // toast; htmx would drop 4xx bodies by default.
+  var SHOWN = [400, 404, 409];
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    if (SHOWN.indexOf(evt.detail.xhr.status) >= 0) {
+      evt.detail.shouldSwap = true;
+      evt.detail.isError = false;
+    }
+  });
+
+  var KEEP_TOASTS = 4, TOAST_MS = 8000;
+  document.addEventListener("htmx:oobAfterSwap", function () {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    Array.prototype.slice.call(box.children, KEEP_TOASTS).forEach(function (el) { el.remove(); });
+    Array.prototype.forEach.call(box.children, function (el) {
+      if (el.dataset.timer) return;
+      el.dataset.timer = "1";
+      setTimeout(function () { el.remove(); }, TOAST_MS);
+    });
+  });
+})();

@@ -1,0 +1,201 @@
+"""Open dashboards follow every change live: new rows, rows changing in place, settings, counters.
+
+These drive the real ASGI stack (origin check, session auth, routing, consumer) with the
+in-memory channel layer; changes go through the services and the worker, so what a socket
+receives is what the broadcast really sends after commit.
+"""
+
+import json
+import re
+from decimal import Decimal
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
+from django.db.backends import utils as db_utils
+from django.test import Client
+
+import consumers.dashboard
+import dashboard.views
+from consumers import rendering
+from consumers.broadcast import DASHBOARD_GROUP
+from payments import services
+from payments.models import Payment
+from payments.selectors import payment_snapshot
+from payments.worker import SettlementWorker
+from tests.dashboard_support import is_json_type, open_dashboard, receive_until
+from tests.factories import make_payment
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def _empty_layer():
+    await get_channel_layer().flush()
+    yield
+    await get_channel_layer().flush()
+
+
+@pytest.fixture
+async def staff_client(operator) -> Client:
+    client = Client()
+    await sync_to_async(client.force_login)(operator)
+    return client
+
+
+@pytest.fixture
+async def second_operator_client(db) -> Client:
+    def make() -> Client:
+        user = get_user_model().objects.create_user("alice", password="al-pass-123", is_staff=True)
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return await sync_to_async(make)()
+
+
+def inserted(reference) -> callable:
+    return lambda m: 'id="payment-rows" hx-swap-oob="afterbegin"' in m and f'id="row-{reference}"' in m
+
+
+def row_update(reference, status: str) -> callable:
+    return lambda m: m.lstrip().startswith(f'<div id="row-{reference}"') and f"status-{status}" in m
+
+
+def counter(message: str, name: str) -> str:
+    found = re.search(rf'data-counter="{name}"><span class="value">([^<]*)<', message)
+    return found.group(1) if found else ""
+
+
+async def connected(client: Client, query: str = ""):
+    socket, ok, _ = await open_dashboard(client, query)
+    assert ok
+    return socket
+
+
+async def test_it_shows_two_dashboards_a_new_payment_a_settlement_and_a_settings_change(
+    staff_client, second_operator_client
+):
+    dashboards = [await connected(staff_client), await connected(second_operator_client)]
+    for socket in dashboards:
+        snapshot = await socket.receive_from(timeout=5)
+        assert 'hx-swap-oob="innerHTML"' in snapshot and counter(snapshot, "processing") == "0"
+
+    payment = await database_sync_to_async(make_payment)("46733123451")  # settles failed, APPROVAL_REJECTED
+    for socket in dashboards:
+        row, _ = await receive_until(socket, inserted(payment.reference), what="the new row")
+        assert "status-processing" in row and "46733123451" in row
+
+    await database_sync_to_async(Payment.objects.filter(pk=payment.pk).update)(settle_at=payment.created_at)
+    assert await database_sync_to_async(SettlementWorker(seed=1).handle_one)() == 1
+    for socket in dashboards:
+        row, _ = await receive_until(socket, row_update(payment.reference, "failed"), what="the settled row")
+        assert "APPROVAL_REJECTED" in row and 'data-version="2"' in row
+        stats, _ = await receive_until(
+            socket, lambda m: 'id="stats"' in m and counter(m, "failed") == "1", what="the counters"
+        )
+        assert counter(stats, "processing") == "0" and counter(stats, "ratio") == "0%"
+
+    await database_sync_to_async(services.settings_update)(actor="operator:alice", timeout_seconds=12.5, paused=True)
+    for socket in dashboards:
+        panel, _ = await receive_until(socket, lambda m: 'id="settings-panel"' in m, what="the settings panel")
+        assert 'value="12.5"' in panel and 'data-paused="true"' in panel
+
+    for socket in dashboards:
+        await socket.disconnect()
+
+
+async def test_it_speaks_json_with_format_json(staff_client):
+    socket = await connected(staff_client, "?format=json")
+    first = json.loads(await socket.receive_from(timeout=5))
+    assert first["type"] == "snapshot" and set(first) == {"type", "payments", "stats", "settings"}
+    payment = await database_sync_to_async(make_payment)()
+    message, _ = await receive_until(socket, is_json_type("payment"), what="the payment")
+    assert json.loads(message)["payment"]["reference"] == str(payment.reference)
+    stats, _ = await receive_until(socket, is_json_type("stats"), what="the counters")
+    assert json.loads(stats)["stats"]["processing"] == 1
+    await database_sync_to_async(services.settings_update)(actor="operator:operator", success_rate=0.25)
+    settings, _ = await receive_until(socket, is_json_type("settings"), what="the settings")
+    assert json.loads(settings)["settings"]["success_rate"] == 0.25
+    await socket.disconnect()
+
+
+async def test_it_inserts_only_rows_that_match_the_filter(staff_client):
+    socket = await connected(staff_client, "?q=46733123451")
+    await socket.receive_from(timeout=5)
+    other = await database_sync_to_async(make_payment)("46733123499")
+    wanted = await database_sync_to_async(make_payment)("46733123451")
+    _, before = await receive_until(socket, inserted(wanted.reference), what="the matching row")
+    assert not any(str(other.reference) in message for message in before)
+    await socket.disconnect()
+
+
+async def test_it_never_sends_an_older_version_after_a_newer_one(staff_client):
+    payment = await database_sync_to_async(make_payment)()
+    old = await database_sync_to_async(lambda: payment_snapshot(Payment.objects.get(pk=payment.pk)))()
+    await database_sync_to_async(services.payment_force)(payment=payment, outcome="successful", actor="operator:operator")
+    socket = await connected(staff_client)
+    assert 'status-successful' in await socket.receive_from(timeout=5)  # the snapshot holds version 2
+    await get_channel_layer().group_send(DASHBOARD_GROUP, {"type": "payment.updated", "payment": old})
+    sentinel = await database_sync_to_async(make_payment)()
+    _, before = await receive_until(socket, inserted(sentinel.reference), what="the next payment")
+    assert not any(str(payment.reference) in message for message in before)
+    await socket.disconnect()
+
+
+async def test_it_keeps_the_page_to_its_row_limit(staff_client, monkeypatch):
+    monkeypatch.setattr(consumers.dashboard, "ROWS", 3)
+    monkeypatch.setattr(dashboard.views, "ROWS", 3)
+    first = [await database_sync_to_async(make_payment)() for _ in range(3)]
+    socket = await connected(staff_client)
+    await socket.receive_from(timeout=5)
+    newest = await database_sync_to_async(make_payment)()
+    message, _ = await receive_until(socket, inserted(newest.reference), what="the fourth row")
+    assert f'<div id="row-{first[0].reference}" hx-swap-oob="delete">' in message
+    # The dropped row's later change is not re-inserted; the others still change in place.
+    for payment in (first[0], first[1]):
+        await database_sync_to_async(services.payment_force)(payment=payment, outcome="successful", actor="test")
+    _, before = await receive_until(socket, row_update(first[1].reference, "successful"), what="an update")
+    assert not any(str(first[0].reference) in message for message in before)
+    await socket.disconnect()
+
+
+async def test_it_renders_once_and_queries_nothing_per_dashboard_per_update(staff_client, monkeypatch):
+    dashboards = [await connected(staff_client) for _ in range(3)]
+    for socket in dashboards:
+        await socket.receive_from(timeout=5)
+    snapshots = []
+    for _ in range(20):
+        payment = await database_sync_to_async(make_payment)()
+        snapshots.append(await database_sync_to_async(lambda p=payment: payment_snapshot(p))())
+    for socket in dashboards:  # the creations and their counters, so only our pushes follow
+        await receive_until(socket, inserted(snapshots[-1]["reference"]), what="the last new row")
+        await receive_until(socket, lambda m: counter(m, "processing") == "20", what="the counters")
+
+    fixed = await database_sync_to_async(consumers.dashboard.dashboard_stats)()
+    queries: list[str] = []
+    execute = db_utils.CursorWrapper.execute
+    monkeypatch.setattr(
+        db_utils.CursorWrapper, "execute", lambda self, sql, params=None: queries.append(sql) or execute(self, sql, params)
+    )
+    renders: list[str] = []
+    render = rendering.render_to_string
+    monkeypatch.setattr(rendering, "render_to_string", lambda t, c: renders.append(t) or render(t, c))
+    stats_reads: list[int] = []
+    monkeypatch.setattr(consumers.dashboard, "dashboard_stats", lambda: stats_reads.append(1) or fixed)
+
+    for snapshot in snapshots:  # pushed straight onto the layer: any query is the consumers' own
+        settled = {**snapshot, "status": "failed", "reason": "NOT_ENOUGH_FUNDS", "version": 2}
+        await get_channel_layer().group_send(DASHBOARD_GROUP, {"type": "payment.updated", "payment": settled})
+    for socket in dashboards:
+        await receive_until(socket, row_update(snapshots[-1]["reference"], "failed"), what="the last update")
+        await receive_until(socket, lambda m: 'id="stats"' in m, what="the counters")
+    assert queries == []
+    assert len(renders) == len(snapshots)  # each version once, for all three dashboards
+    # Coalesced: one read per hub tick (a tick may still be due from the creations), not
+    # one per update (20) nor one per dashboard per update (60).
+    assert 1 <= len(stats_reads) <= 3
+    for socket in dashboards:
+        await socket.disconnect()
