@@ -51,9 +51,13 @@ def payment_created(snapshot: dict[str, Any]) -> None:
     )
 
 
-def payment_changed(snapshot: dict[str, Any]) -> None:
-    message = {"type": "payment.updated", "payment": snapshot}
-    _send([(payment_group(snapshot["reference"]), message), (DASHBOARD_GROUP, message)])
+def payments_changed(snapshots: list[dict[str, Any]]) -> None:
+    """Settlements committed together go out in one hop to the event loop."""
+    sends = []
+    for snapshot in snapshots:
+        message = {"type": "payment.updated", "payment": snapshot}
+        sends += [(payment_group(snapshot["reference"]), message), (DASHBOARD_GROUP, message)]
+    _send(sends)
 
 
 def settings_changed(snapshot: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ registered with `transaction.on_commit`, so nothing is pushed that did not commi
 """
 
 import hashlib
+from collections import defaultdict
 import json
 import secrets
 from datetime import timedelta
@@ -17,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F
+from django.db.models import Case, Exists, F, Value, When
 from django.utils import timezone
 
 from consumers import broadcast
@@ -95,6 +96,18 @@ def payment_create_idempotent(
     return record.response, True
 
 
+def _claimable(ids: list[int], *, respect_pause: bool):
+    claim = Payment.objects.filter(pk__in=ids, status=PROCESSING)
+    if respect_pause:
+        # Part of the same statement, so a committed pause stops every later settlement.
+        claim = claim.filter(~Exists(SimulatorSettings.objects.filter(paused=True)))
+    return claim
+
+
+def _transaction_id() -> str:
+    return str(secrets.randbelow(9 * 10**9) + 10**9)
+
+
 def _finalize(
     *,
     payment_id: int,
@@ -102,31 +115,23 @@ def _finalize(
     reason: str,
     event: str,
     actor: str,
-    details: dict[str, Any] | None = None,
     respect_pause: bool = False,
 ) -> Payment:
     if status not in (Payment.Status.SUCCESSFUL, Payment.Status.FAILED):
         raise PaymentError(f"{status!r} is not a final status")
+    successful = status == Payment.Status.SUCCESSFUL
     now = timezone.now()
     with transaction.atomic():
-        claim = Payment.objects.filter(pk=payment_id, status=PROCESSING)
-        if respect_pause:
-            # Part of the same statement, so a committed pause stops every later settlement.
-            claim = claim.filter(~Exists(SimulatorSettings.objects.filter(paused=True)))
-        updated = claim.update(
+        updated = _claimable([payment_id], respect_pause=respect_pause).update(
             status=status,
-            reason=reason if status == Payment.Status.FAILED else "",
-            financial_transaction_id=(
-                str(secrets.randbelow(9 * 10**9) + 10**9)
-                if status == Payment.Status.SUCCESSFUL
-                else ""
-            ),
+            reason="" if successful else reason,
+            financial_transaction_id=_transaction_id() if successful else "",
             settled_at=now,
             updated_at=now,
             version=F("version") + 1,
         )
         if updated != 1:
-            raise PaymentError("already settled" if not respect_pause else "already settled or paused")
+            raise PaymentError("already settled or paused" if respect_pause else "already settled")
         payment = Payment.objects.get(pk=payment_id)
         PaymentLog.objects.create(
             payment=payment,
@@ -134,10 +139,63 @@ def _finalize(
             actor=actor,
             from_status=PROCESSING,
             to_status=status,
-            details={"reason": payment.reason, **(details or {})},
+            details={"reason": payment.reason},
         )
-        transaction.on_commit(partial(broadcast.payment_changed, payment_snapshot(payment)))
+        transaction.on_commit(partial(broadcast.payments_changed, [payment_snapshot(payment)]))
     return payment
+
+
+def payment_settle_many(
+    *, decisions: list[tuple[Payment, outcomes.Outcome]], actor: str
+) -> list[Payment]:
+    """The worker's batch: payments it has locked, settled in one go (refused while paused).
+
+    The caller holds the rows (SKIP LOCKED on PostgreSQL, the write lock on SQLite), so their
+    versions are current; still, every UPDATE is a compare-and-set, and if any payment was
+    ended meanwhile or settlement was paused, the whole batch raises PaymentError and the
+    caller settles one by one. One UPDATE per outcome, one log insert, one broadcast.
+    """
+    now = timezone.now()
+    by_outcome: dict[outcomes.Outcome, list[Payment]] = defaultdict(list)
+    for payment, outcome in decisions:
+        by_outcome[outcome].append(payment)
+    with transaction.atomic():
+        for outcome, payments in by_outcome.items():
+            successful = outcome.status == Payment.Status.SUCCESSFUL
+            for payment in payments:
+                payment.status, payment.reason = outcome.status, outcome.reason
+                payment.financial_transaction_id = _transaction_id() if successful else ""
+                payment.settled_at = payment.updated_at = now
+                payment.version += 1
+            ids = [p.pk for p in payments]
+            transaction_ids = Case(
+                *[When(pk=p.pk, then=Value(p.financial_transaction_id)) for p in payments],
+                default=Value(""),
+            )
+            updated = _claimable(ids, respect_pause=True).update(
+                status=outcome.status,
+                reason=outcome.reason,
+                financial_transaction_id=transaction_ids if successful else "",
+                settled_at=now,
+                updated_at=now,
+                version=F("version") + 1,
+            )
+            if updated != len(ids):
+                raise PaymentError("some were already settled, or settlement is paused")
+        PaymentLog.objects.bulk_create(
+            PaymentLog(
+                payment=payment,
+                event=PaymentLog.Event.SETTLED,
+                actor=actor,
+                from_status=PROCESSING,
+                to_status=payment.status,
+                details={"reason": payment.reason},
+            )
+            for payment, _ in decisions
+        )
+        snapshots = [payment_snapshot(payment) for payment, _ in decisions]
+        transaction.on_commit(partial(broadcast.payments_changed, snapshots))
+    return [payment for payment, _ in decisions]
 
 
 def payment_settle(*, payment_id: int, outcome: outcomes.Outcome, actor: str) -> Payment:

@@ -60,42 +60,66 @@ class SettlementWorker:
         config = simulator_settings()
         if config.paused:
             return 0
-        done = self._claim(
-            Payment.objects.filter(status=PROCESSING, settle_at__lte=now).order_by("settle_at", "id"),
-            lambda pk, phone: services.payment_settle(
-                payment_id=pk,
-                outcome=outcomes.decide(phone, rng=self.rng, success_rate=config.success_rate),
-                actor=self.actor,
-            ),
-        )
-        expired_before = now - timedelta(seconds=config.expiry_seconds)
-        done += self._claim(
-            Payment.objects.filter(status=PROCESSING, created_at__lte=expired_before).order_by("created_at", "id"),
-            lambda pk, phone: services.payment_expire(payment_id=pk, actor=self.actor),
-        )
+        done = self._settle_due(now, config.success_rate)
+        done += self._expire_due(now - timedelta(seconds=config.expiry_seconds))
         self.settled += done
         return done
 
-    def _claim(self, due, settle) -> int:
-        done = 0
+    def _lock(self, due) -> list[tuple[int, str]]:
+        """Claim up to a batch of due rows: (pk, phone) only, so a corrupt row can't stop the claim."""
+        if self.skipped:
+            due = due.exclude(pk__in=self.skipped)
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        return list(due.values_list("pk", "phone_number")[: self.batch_size])
+
+    def _settle_due(self, now: datetime, success_rate: float) -> int:
+        due = Payment.objects.filter(status=PROCESSING, settle_at__lte=now).order_by("settle_at", "id")
         with transaction.atomic():
-            if self.skipped:
-                due = due.exclude(pk__in=self.skipped)
-            if connection.features.has_select_for_update_skip_locked:
-                due = due.select_for_update(skip_locked=True)
-            for pk, phone in list(due.values_list("pk", "phone_number")[: self.batch_size]):
-                if self.stopping:
-                    break
-                try:
-                    with transaction.atomic():
-                        settle(pk, phone)
-                    done += 1
-                except services.PaymentError:
-                    pass  # someone else (an operator, another worker) ended it first
-                except (OperationalError, InterfaceError):
-                    raise  # the database is down: the whole pass is retried later
-                except Exception as exc:  # one bad row must not stop the worker
-                    self._skip(pk, exc)
+            claimed = self._lock(due)
+            if not claimed:
+                return 0
+            decided = {
+                pk: outcomes.decide(phone, rng=self.rng, success_rate=success_rate) for pk, phone in claimed
+            }
+            try:
+                with transaction.atomic():
+                    payments = Payment.objects.filter(pk__in=decided).order_by("settle_at", "id")
+                    decisions = [(payment, decided[payment.pk]) for payment in payments]
+                    return len(services.payment_settle_many(decisions=decisions, actor=self.actor))
+            except (OperationalError, InterfaceError):
+                raise  # the database is down: the whole pass is retried later
+            except Exception as exc:
+                # Paused meanwhile, an operator got there first, or a bad row: go one by one.
+                logger.info("batch of %d settled one by one: %s", len(decided), exc)
+            return self._one_by_one(
+                decided,
+                lambda pk: services.payment_settle(payment_id=pk, outcome=decided[pk], actor=self.actor),
+            )
+
+    def _expire_due(self, created_before: datetime) -> int:
+        due = Payment.objects.filter(status=PROCESSING, created_at__lte=created_before).order_by("created_at", "id")
+        with transaction.atomic():
+            claimed = [pk for pk, _ in self._lock(due)]
+            return self._one_by_one(
+                claimed, lambda pk: services.payment_expire(payment_id=pk, actor=self.actor)
+            )
+
+    def _one_by_one(self, pks, settle) -> int:
+        done = 0
+        for pk in pks:
+            if self.stopping:
+                break
+            try:
+                with transaction.atomic():
+                    settle(pk)
+                done += 1
+            except services.PaymentError:
+                pass  # someone else (an operator, another worker) ended it first, or paused
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:  # one bad row must not stop the worker
+                self._skip(pk, exc)
         return done
 
     def _skip(self, pk: int, exc: Exception) -> None:

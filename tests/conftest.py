@@ -114,28 +114,36 @@ def start_demo(transactional_db, tmp_path):
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """The system Chromium driven by Playwright (browser downloads are impossible here)."""
+    """The system Chromium driven by Playwright (browser downloads are impossible here).
+
+    Module-scoped: Playwright's sync API leaves its event loop running on this thread,
+    which breaks every async test (pytest-asyncio, async_to_sync) that runs after it.
+    """
     if not Path(CHROMIUM).exists():
         missing_service(f"Chromium at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop on this thread; Django's ORM (the test
     # database teardown) refuses to run beside one unless told it is safe, which it is here.
+    # The flag is lifted again when the browser goes, so other modules keep the check.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     playwright = sync_playwright().start()
-    chromium = playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        ],
-    )
-    yield chromium
-    chromium.close()
-    playwright.stop()
+    try:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+    finally:
+        playwright.stop()
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture
