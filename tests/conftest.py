@@ -1,14 +1,17 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from consumers import rendering
 
 
 @pytest.fixture(autouse=True)
-def _fresh_render_cache():
-    # References and versions repeat across tests that reuse a flushed database.
+def _fresh_caches():
+    # References and versions repeat across tests that reuse a flushed database, and the
+    # API's throttle counts anonymous creates in the cache.
     rendering._cache.clear()
+    cache.clear()
 
 
 @pytest.fixture
