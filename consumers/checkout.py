@@ -1,6 +1,7 @@
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -29,8 +30,8 @@ class RenderFromMessage:
     """
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        handler = getattr(self, message["type"].replace(".", "_"), None)
-        if handler is None or message["type"].startswith("_"):
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 

@@ -1,5 +1,6 @@
 """The customer's side: the checkout form and the payment page with its pushed status."""
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -29,7 +30,7 @@ class CheckoutForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["currency"].choices = [(c, c) for c in settings.PAYMENT_CURRENCIES]
 
-    def clean_amount(self):
+    def clean_amount(self) -> Decimal:
         return validation.clean_amount(self.cleaned_data["amount"])
 
     def clean_phone_number(self) -> str:
@@ -56,7 +57,8 @@ TEST_NUMBER_HINTS = [
 
 @require_http_methods(["GET", "POST"])
 def checkout(request: HttpRequest) -> HttpResponse:
-    form = CheckoutForm(request.POST or None)
+    # Bound on every POST, even an empty one, so it shows its errors instead of a blank form.
+    form = CheckoutForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             payment = services.payment_create(

@@ -1,7 +1,25 @@
-// Small glue for htmx's ws extension: countdowns, reconnect after any close, and a
-// polling fallback when a WebSocket cannot be opened at all.
+// Small glue for htmx's ws extension.
+//
+// Every page: reconnect after any close (htmx only retries after 1006/1011/1012/1013),
+// with capped jitter; <body data-ws> says "open", "live" (a message arrived), "closed".
+//
+// The payment page ([data-live-payment]): the countdown, and a polling fallback. The page
+// is live once the current socket has delivered its first message (the server always
+// sends the snapshot first). Whenever it is not live for FALLBACK_AFTER_MS (a socket that
+// never opens, opens but never delivers, or keeps dropping) the page polls its status
+// fragment instead, until a socket is live again or the payment is final. At a final
+// status nothing can change any more, so the page drops its socket and poller ("done").
 (function () {
   "use strict";
+
+  var FINAL = { successful: true, failed: true };
+  // htmx's ws extension reconnects by itself only after these close codes.
+  var SELF_RETRIED = [1006, 1011, 1012, 1013];
+  var RECONNECT_CAP_MS = 8000;
+  var FALLBACK_AFTER_MS = 10000;
+  var POLL_EVERY = "3s";
+
+  // --- countdown to settle_at -----------------------------------------------------------
 
   function tickCountdowns() {
     document.querySelectorAll("[data-settle-at]").forEach(function (el) {
@@ -13,45 +31,139 @@
   }
   setInterval(tickCountdowns, 1000);
   document.addEventListener("DOMContentLoaded", tickCountdowns);
+  document.addEventListener("htmx:afterSettle", tickCountdowns);
   document.addEventListener("htmx:wsAfterMessage", tickCountdowns);
 
-  // htmx reconnects by itself only after 1006/1011/1012/1013; Daphne closes idle sockets
-  // with 1000. Reconnect after any close while the element is on the page: the server
-  // sends a fresh snapshot on every connect, so the page resyncs.
-  var SELF_RETRIED = [1006, 1011, 1012, 1013];
-  document.addEventListener("htmx:wsClose", function (evt) {
-    document.body.dataset.ws = "closed";
-    var code = evt.detail.event.code;
-    if (SELF_RETRIED.indexOf(code) >= 0 || !document.body.contains(evt.target)) return;
-    setTimeout(function () { evt.detail.socketWrapper.reconnect(); }, 500 + Math.random() * 1500);
-  });
+  // --- reconnecting, and the live payment ---------------------------------------------
 
-  var everOpened = false;
-  document.addEventListener("htmx:wsOpen", function () {
-    everOpened = true;
-    document.body.dataset.ws = "open";
+  // Full jitter spreads a restarted server's reconnect burst; the cap (htmx's own is 64 s)
+  // bounds how long a page can stay behind after the server is back.
+  function reconnectDelay(attempt) {
+    return Math.random() * Math.min(RECONNECT_CAP_MS, 500 * Math.pow(2, attempt));
+  }
+  htmx.config.wsReconnectDelay = reconnectDelay;
+
+  var state = { section: null, socket: null, fallbackTimer: null, finished: false };
+
+  function statusElement() {
+    return state.section && document.querySelector(state.section.dataset.target);
+  }
+
+  function isFinal() {
+    var el = statusElement();
+    return !!(el && FINAL[el.dataset.status]);
+  }
+
+  function currentVersion() {
+    var el = statusElement();
+    return el ? parseInt(el.dataset.version, 10) || 0 : 0;
+  }
+
+  // Versions only move forward on the page too: a poll answered before a push can arrive
+  // after it, and must not put an older status back.
+  function isOlder(html) {
+    var match = /data-version="(\d+)"/.exec(html || "");
+    return !!match && parseInt(match[1], 10) < currentVersion();
+  }
+
+  function armFallback() {
+    if (state.finished || state.fallbackTimer || document.getElementById("status-poller")) return;
+    state.fallbackTimer = setTimeout(startPolling, FALLBACK_AFTER_MS);
+  }
+
+  function startPolling() {
+    state.fallbackTimer = null;
+    if (state.finished || document.getElementById("status-poller")) return;
+    var poller = document.createElement("div");
+    poller.id = "status-poller";
+    poller.hidden = true;
+    poller.setAttribute("hx-get", state.section.dataset.statusUrl);
+    // The server answers 286 at a final status, which stops htmx's polling.
+    poller.setAttribute("hx-trigger", "load, every " + POLL_EVERY);
+    poller.setAttribute("hx-target", state.section.dataset.target);
+    poller.setAttribute("hx-swap", "outerHTML");
+    state.section.appendChild(poller);
+    document.body.dataset.fallback = "polling";
+    htmx.process(poller);
+  }
+
+  function stopPolling() {
+    clearTimeout(state.fallbackTimer);
+    state.fallbackTimer = null;
     var poller = document.getElementById("status-poller");
-    if (poller) poller.remove();
+    if (poller) {
+      poller.remove(); // htmx checks that a polling element is still on the page
+      document.body.dataset.fallback = "stopped";
+    }
+  }
+
+  // A final status never changes: drop the socket (htmx stops reconnecting a socket whose
+  // element left the page) and the poller, so an open tab costs the server nothing.
+  function finishIfFinal() {
+    if (state.finished || !isFinal()) return;
+    state.finished = true;
+    stopPolling();
+    var connector = state.section.querySelector("[ws-connect]");
+    if (connector) connector.remove();
+    if (state.socket && state.socket.readyState <= WebSocket.OPEN) state.socket.close();
+    document.body.dataset.ws = "done";
+  }
+
+  function onPaymentPage(evt) {
+    return !!state.section && state.section.contains(evt.target);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    state.section = document.querySelector("[data-live-payment]");
+    if (!state.section) return;
+    if (isFinal()) finishIfFinal();
+    else armFallback();
   });
 
-  // If the socket never opens within 10 s, poll the status fragment every 3 s; the
-  // server answers 286 at a final status, which stops htmx's polling.
-  var FALLBACK_AFTER_MS = 10000;
-  document.addEventListener("DOMContentLoaded", function () {
-    var live = document.querySelector("[data-live-payment]");
-    if (!live) return;
-    setTimeout(function () {
-      if (everOpened || document.getElementById("status-poller")) return;
-      var poller = document.createElement("div");
-      poller.id = "status-poller";
-      poller.hidden = true;
-      poller.setAttribute("hx-get", live.dataset.statusUrl);
-      poller.setAttribute("hx-trigger", "load, every 3s");
-      poller.setAttribute("hx-target", live.dataset.target);
-      poller.setAttribute("hx-swap", "outerHTML");
-      live.appendChild(poller);
-      document.body.dataset.fallback = "polling";
-      htmx.process(poller);
-    }, FALLBACK_AFTER_MS);
+  document.addEventListener("htmx:wsOpen", function (evt) {
+    document.body.dataset.ws = "open";
+    if (onPaymentPage(evt)) state.socket = evt.detail.event.target;
+  });
+
+  var closes = new WeakMap(); // socket element -> closes since it last delivered
+
+  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
+    closes.delete(evt.target);
+    document.body.dataset.ws = "live";
+    if (!onPaymentPage(evt)) return;
+    // The first message on a socket is the snapshot: from here on the socket is live.
+    stopPolling();
+    if (isOlder(evt.detail.message)) evt.preventDefault();
+  });
+
+  document.addEventListener("htmx:wsAfterMessage", function (evt) {
+    if (onPaymentPage(evt)) finishIfFinal();
+  });
+
+  document.addEventListener("htmx:wsClose", function (evt) {
+    var elt = evt.target;
+    if ((onPaymentPage(evt) && state.finished) || !document.body.contains(elt)) return;
+    document.body.dataset.ws = "closed";
+    // Daphne closes idle sockets without a code (1005) and htmx would leave those closed:
+    // reconnect after any close. The server sends a fresh snapshot on every connect.
+    if (SELF_RETRIED.indexOf(evt.detail.event.code) < 0) {
+      var attempt = closes.get(elt) || 0;
+      closes.set(elt, attempt + 1);
+      var reconnect = evt.detail.socketWrapper.reconnect;
+      setTimeout(function () {
+        if (document.body.contains(elt)) reconnect();
+      }, reconnectDelay(attempt));
+    }
+    if (onPaymentPage(evt)) armFallback();
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    if (evt.detail.elt.id === "status-poller" && isOlder(evt.detail.serverResponse)) {
+      evt.detail.shouldSwap = false;
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    if (state.section) finishIfFinal();
   });
 })();
