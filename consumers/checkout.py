@@ -5,7 +5,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from consumers import rendering
+from consumers import rendering, resync
 from consumers.broadcast import payment_group
 from payments.checkout import STATUS_PARTIAL, status_context
 from payments.selectors import payment_by_reference, payment_snapshot
@@ -53,8 +53,11 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             return
         await self.accept()
         await self.push(snapshot)
+        self.reference = reference
+        resync.watch(self)
 
     async def disconnect(self, code: int) -> None:
+        resync.unwatch(self)
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -63,6 +66,13 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
 
     async def payment_updated(self, event: dict[str, Any]) -> None:
         await self.push(event["payment"])
+
+    async def layer_resync(self, event: dict[str, Any]) -> None:
+        """The channel layer may have lost pushes (consumers/resync.py): rejoin, resend the truth."""
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        snapshot = await database_sync_to_async(_snapshot)(self.reference)
+        if snapshot is not None:
+            await self.push(snapshot)
 
     async def push(self, snapshot: dict[str, Any]) -> None:
         if snapshot["version"] <= self.version:

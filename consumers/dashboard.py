@@ -23,7 +23,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from consumers import rendering
+from consumers import rendering, resync
 from consumers.broadcast import DASHBOARD_GROUP
 from consumers.checkout import RenderFromMessage, wants_json
 from dashboard.filters import ROWS, Filter
@@ -152,8 +152,10 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         await self.accept()
         await self.send_snapshot(snapshot)
         stats_hub().join(self)
+        resync.watch(self)
 
     async def disconnect(self, code: int) -> None:
+        resync.unwatch(self)
         if self.joined:
             stats_hub().leave(self)
             await self.channel_layer.group_discard(DASHBOARD_GROUP, self.channel_name)
@@ -210,6 +212,15 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
 
     def _payment(self, snapshot: dict[str, Any]) -> str:
         return rendering.payment_json(snapshot) if self.as_json else _render_row(snapshot)
+
+    async def layer_resync(self, event: dict[str, Any]) -> None:
+        """The channel layer may have lost pushes (consumers/resync.py): rejoin, resend the page."""
+        await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
+        snapshot = await database_sync_to_async(dashboard_snapshot)(self.filter)
+        # Read after every message this consumer has handled, so nothing on it is older.
+        self.rows.clear()
+        self.cutoff = None
+        await self.send_snapshot(snapshot)
 
     async def settings_updated(self, event: dict[str, Any]) -> None:
         settings = event["settings"]

@@ -1,0 +1,303 @@
+"""The scale-out tests' world: a private Redis, Daphne and worker processes on PostgreSQL,
+and WebSocket clients that behave like the pages (they reconnect after any close).
+
+Each test gets its own Redis server (on a free port) so restarting it disturbs nobody and
+no other test's pushes reach its dashboards; PostgreSQL is the shared server with a fresh
+database per test (the `postgres_url` fixture).
+"""
+
+import asyncio
+import json
+import random
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.support import Process, child_env, django_script, free_port, manage, missing_service, port_open, wait_for
+
+OPERATOR_PASSWORD = "op-pass-123"
+
+
+class RedisServer:
+    """A redis-server of our own, so a test may shut it down (NOSAVE) and start it again."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.popen: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        log = open(self.workdir / f"redis-{self.port}.log", "ab")
+        self.popen = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+        wait_for(lambda: port_open(self.port), timeout=10, what=f"redis-server on {self.port}")
+
+    def shutdown_nosave(self) -> None:
+        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], capture_output=True, timeout=10)
+        self.popen.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            self.popen.terminate()
+            self.popen.wait(timeout=10)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    if not shutil.which("redis-server") or not shutil.which("redis-cli"):
+        missing_service("redis-server and redis-cli (to run a private Redis)")
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
+
+
+class Server:
+    """One Daphne process, as production runs it (listen backlog raised)."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, name: str) -> None:
+        self.port = free_port()
+        self.env = env
+        self.log = log_dir / f"{name}.log"
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.process: Process | None = None
+        self.start()
+
+    def start(self) -> None:
+        endpoint = f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096"
+        self.process = Process("-m", "daphne", "-e", endpoint, "dashboard.asgi:application", env=self.env, log=self.log)
+        wait_for(lambda: port_open(self.port) or not self.process.alive(), timeout=30, what=f"daphne on {self.port}")
+        assert self.process.alive(), f"daphne died:\n{self.process.output()}"
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()
+
+    def restart(self) -> None:
+        self.stop()
+        wait_for(lambda: not port_open(self.port), timeout=10, what="the port to close")
+        self.start()
+
+    def get(self, path: str) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(self.base_url + path, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            body = error.read()
+            try:
+                return error.code, json.loads(body)
+            except ValueError:
+                return error.code, body.decode(errors="replace")
+
+    def create_payment(self, phone: str = "46733123499") -> dict[str, Any]:
+        body = json.dumps({"amount": "12.50", "currency": "EUR", "phone_number": phone}).encode()
+        request = urllib.request.Request(
+            self.base_url + "/api/payments/", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 201
+            return json.loads(response.read())
+
+
+class Stack:
+    """Daphne and worker processes sharing one PostgreSQL database and one Redis."""
+
+    def __init__(self, tmp_path: Path, database_url: str, redis_url: str, **env: str) -> None:
+        self.tmp_path = tmp_path
+        self.database_url = database_url
+        self.env = child_env(
+            DATABASE_URL=database_url, REDIS_URL=redis_url, DEMO_OPERATOR_PASSWORD=OPERATOR_PASSWORD,
+            API_CREATE_RATE="100000/min", **env,
+        )
+        self.processes: list[Process | Server] = []
+        manage("migrate", "--noinput", env=self.env, timeout=120)
+
+    def server(self, name: str) -> Server:
+        server = Server(self.env, self.tmp_path, name)
+        self.processes.append(server)
+        return server
+
+    def worker(self, name: str, *flags: str) -> Process:
+        args = ("manage.py", "auto_complete_daemon", "--interval", "1", *flags)
+        worker = Process(*args, env=self.env, log=self.tmp_path / f"{name}.log")
+        self.processes.append(worker)
+        return worker
+
+    def settle_after(self, seconds: float) -> None:
+        """The live timeout for payments created from now on (what the dashboard sets)."""
+        self.script(f"from payments.services import settings_update; settings_update(actor='test', timeout_seconds={seconds})")
+
+    def script(self, code: str) -> str:
+        return django_script(code, env=self.env)
+
+    def operator_session(self) -> str:
+        """A logged-in staff session id, as the browser would hold after /accounts/login/."""
+        return self.script(
+            "from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY\n"
+            "from django.contrib.sessions.backends.db import SessionStore\n"
+            "from payments.services import operator_ensure\n"
+            "from django.contrib.auth import get_user_model\n"
+            "operator_ensure()\n"
+            "user = get_user_model().objects.get(username='operator')\n"
+            "session = SessionStore()\n"
+            "session[SESSION_KEY] = str(user.pk)\n"
+            "session[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'\n"
+            "session[HASH_SESSION_KEY] = user.get_session_auth_hash()\n"
+            "session.create()\n"
+            "print(session.session_key)\n"
+        ).strip()
+
+    def sql(self, query: str, *params: Any) -> list[tuple]:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def truth(self) -> dict[str, tuple[str, int]]:
+        """reference -> (status, version), straight from the database."""
+        return {ref: (status, version) for ref, status, version in self.sql(
+            "SELECT reference::text, status, version FROM payments_payment"
+        )}
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+
+@pytest.fixture
+def stack_factory(tmp_path):
+    stacks: list[Stack] = []
+
+    def make(database_url: str, redis_url: str, **env: str) -> Stack:
+        stack = Stack(tmp_path, database_url, redis_url, **env)
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+
+
+# --- clients that behave like the pages ---------------------------------------------------
+
+
+class PageClient:
+    """A WebSocket like livesettle.js keeps: reconnects 0.5-2 s after any close.
+
+    `shown` is what the page displays: reference -> (status, version), newest version wins.
+    """
+
+    def __init__(self, url: str, origin: str, cookie: str | None = None) -> None:
+        self.url = url
+        self.headers = {"Origin": origin}
+        if cookie:
+            self.headers["Cookie"] = cookie
+        self.shown: dict[str, tuple[str, int]] = {}
+        self.received_at: dict[str, float] = {}  # reference -> time.time() its shown version arrived
+        self.connects = 0
+        self.closes = 0
+        self.open = False
+
+    async def run(self) -> None:
+        while True:
+            try:
+                async with connect(self.url, additional_headers=self.headers, open_timeout=10) as socket:
+                    self.connects += 1
+                    self.open = True
+                    async for message in socket:
+                        self.take(json.loads(message))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                pass  # refused or dropped: reconnect like the page does
+            self.open = False
+            self.closes += 1
+            await asyncio.sleep(0.5 + random.random() * 1.5)
+
+    def take(self, message: dict[str, Any]) -> None:
+        payments = message.get("payments", []) if message["type"] == "snapshot" else []
+        if message["type"] == "payment":
+            payments = [message["payment"]]
+        for payment in payments:
+            known = self.shown.get(payment["reference"])
+            if known is None or payment["version"] > known[1]:
+                self.shown[payment["reference"]] = (payment["status"], payment["version"])
+                self.received_at[payment["reference"]] = time.time()
+
+
+class Pages:
+    """Page clients on an event loop of their own thread, so tests stay synchronous."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.clients: list[PageClient] = []
+
+    def checkout(self, server: Server, reference: str) -> PageClient:
+        return self._add(PageClient(f"{server.ws_url}/ws/payments/{reference}/?format=json", server.base_url))
+
+    def dashboard(self, server: Server, session: str) -> PageClient:
+        return self._add(
+            PageClient(f"{server.ws_url}/ws/dashboard/?format=json", server.base_url, cookie=f"sessionid={session}")
+        )
+
+    def _add(self, client: PageClient) -> PageClient:
+        self.clients.append(client)
+        asyncio.run_coroutine_threadsafe(client.run(), self.loop)
+        return client
+
+    def wait_open(self, timeout: float = 20) -> None:
+        wait_for(lambda: all(c.open for c in self.clients), timeout=timeout, what="every page to connect")
+
+    def close(self) -> None:
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(cancel_all(), self.loop).result(timeout=20)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def pages():
+    pages = Pages()
+    yield pages
+    pages.close()
+
+
+def stale(client: PageClient, truth: dict[str, tuple[str, int]], references: list[str]) -> list[str]:
+    """The references `client` shows differently from the database."""
+    return [ref for ref in references if client.shown.get(ref) != truth[ref]]
+
+
+def wait_until_all_show_the_truth(stack: Stack, clients: dict[PageClient, list[str]], *, timeout: float) -> float:
+    """Wait until every client shows the database's state of its references; returns seconds taken."""
+    started = time.monotonic()
+
+    def converged() -> bool:
+        truth = stack.truth()
+        return all(not stale(client, truth, refs) for client, refs in clients.items())
+
+    try:
+        wait_for(converged, timeout=timeout, interval=0.25, what="every page to show the database's state")
+    except AssertionError:
+        truth = stack.truth()
+        behind = {i: stale(c, truth, refs)[:3] for i, (c, refs) in enumerate(clients.items()) if stale(c, truth, refs)}
+        raise AssertionError(f"pages still stale after {timeout} s (client index: first stale refs): {behind}") from None
+    return time.monotonic() - started
