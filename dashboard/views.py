@@ -128,7 +128,9 @@ class SettingsForm(forms.Form):
 
 
 def settings_context(config: dict[str, Any], form: SettingsForm | None = None) -> dict[str, Any]:
-    return {"config": config, "form": form or SettingsForm(initial=config)}
+    # 30 rather than 30.0 in the inputs.
+    initial = {name: f"{value:g}" if isinstance(value, float) else value for name, value in config.items()}
+    return {"config": config, "form": form or SettingsForm(initial=initial)}
 
 
 def render_partial(name: str, context: dict[str, Any], *, oob: bool = False) -> str:
@@ -216,7 +218,7 @@ def payment_force(request: HttpRequest, reference) -> HttpResponse:
     if outcome not in (Payment.Status.SUCCESSFUL, Payment.Status.FAILED):
         return toast("Choose an outcome: successful or failed.", level="error", status=400)
     if outcome == Payment.Status.FAILED and reason not in outcomes.REASONS:
-        return toast(f"Unknown MoMo reason code {reason!r}.", level="error", status=400)
+        return toast(f"Unknown MoMo reason code: {reason[:48]}.", level="error", status=400)
     try:
         payment = services.payment_force(payment=payment, outcome=outcome, reason=reason, actor=actor_of(request))
     except services.PaymentError:
