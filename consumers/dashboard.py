@@ -34,6 +34,7 @@ logger = logging.getLogger("consumers.dashboard")
 
 STATS_MIN_GAP = 1.0
 STATS_IDLE_REFRESH = 5.0
+JSON_VERSIONS_KEPT = 10_000  # bounds memory per JSON client; far more than are in flight at once
 
 
 def is_staff(scope: dict[str, Any]) -> bool:
@@ -143,6 +144,8 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         self.filter = Filter.from_params({k: v[0] for k, v in query.items()})
         # The rows on the client's page, newest last: reference -> (version shown, created).
         self.rows: OrderedDict[str, tuple[int, datetime]] = OrderedDict()
+        # JSON clients: the last version sent per payment, least recently changed first.
+        self.versions: OrderedDict[str, int] = OrderedDict()
         self.cutoff: datetime | None = None
         # Join first, then read: a change committed in between arrives as a message and is
         # dropped by version if the snapshot already holds it.
@@ -167,6 +170,7 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         payments = snapshot["payments"]
         for payment in reversed(payments):  # oldest first, so the newest ends up last
             self.rows[payment["reference"]] = (payment["version"], _created(payment))
+            self.versions[payment["reference"]] = payment["version"]
         if len(payments) >= ROWS:
             # A full page: anything older than its last row is not on it.
             self.cutoff = _created(payments[-1])
@@ -183,23 +187,41 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
     async def payment_updated(self, event: dict[str, Any]) -> None:
         stats_hub().touch()
         snapshot = event["payment"]
+        if self.as_json:
+            await self._payment_json(snapshot)
+        else:
+            await self._payment_row(snapshot)
+
+    async def _payment_json(self, snapshot: dict[str, Any]) -> None:
+        """A JSON client gets every change (of payments matching its filter), in version order."""
+        reference = snapshot["reference"]
+        known = self.versions.get(reference)
+        if known is None and not self.filter.matches(snapshot):
+            return
+        if known is not None and snapshot["version"] <= known:
+            return  # never an older (or the same) version after a newer one
+        self.versions[reference] = snapshot["version"]
+        self.versions.move_to_end(reference)
+        if len(self.versions) > JSON_VERSIONS_KEPT:
+            self.versions.popitem(last=False)
+        await self.send(text_data=rendering.payment_json(snapshot))
+
+    async def _payment_row(self, snapshot: dict[str, Any]) -> None:
+        """The page shows ROWS rows: change one in place, insert a new one, skip the rest."""
         reference = snapshot["reference"]
         shown = self.rows.get(reference)
         if shown is not None:
             if snapshot["version"] <= shown[0]:
                 return  # never an older (or the same) version after a newer one
             self.rows[reference] = (snapshot["version"], shown[1])
-            await self.send(text_data=self._payment(snapshot))
+            await self.send(text_data=_render_row(snapshot))
             return
         created = _created(snapshot)
         if not self.filter.matches(snapshot) or (self.cutoff is not None and created <= self.cutoff):
             return  # filtered out, or too old to be on the page
         self.rows[reference] = (snapshot["version"], created)
         evicted = self._trim()
-        if self.as_json:
-            await self.send(text_data=self._payment(snapshot))
-        else:
-            await self.send(text_data=_insert(_render_row(snapshot)) + "".join(_delete(r) for r in evicted))
+        await self.send(text_data=_insert(_render_row(snapshot)) + "".join(_delete(r) for r in evicted))
 
     def _trim(self) -> list[str]:
         """Keep the page at ROWS rows; an evicted row's later changes are not re-inserted."""
@@ -209,9 +231,6 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             evicted.append(reference)
             self.cutoff = created if self.cutoff is None else max(self.cutoff, created)
         return evicted
-
-    def _payment(self, snapshot: dict[str, Any]) -> str:
-        return rendering.payment_json(snapshot) if self.as_json else _render_row(snapshot)
 
     async def layer_resync(self, event: dict[str, Any]) -> None:
         """The channel layer may have lost pushes (consumers/resync.py): rejoin, resend the page."""

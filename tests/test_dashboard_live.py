@@ -199,3 +199,18 @@ async def test_it_renders_once_and_queries_nothing_per_dashboard_per_update(staf
     assert 1 <= len(stats_reads) <= 3
     for socket in dashboards:
         await socket.disconnect()
+
+
+async def test_it_sends_a_json_client_every_change_even_off_the_page(staff_client, monkeypatch):
+    monkeypatch.setattr(consumers.dashboard, "ROWS", 2)
+    monkeypatch.setattr(dashboard.views, "ROWS", 2)
+    oldest = await database_sync_to_async(make_payment)()
+    for _ in range(2):
+        await database_sync_to_async(make_payment)()
+    socket = await connected(staff_client, "?format=json")
+    first = json.loads(await socket.receive_from(timeout=5))
+    assert str(oldest.reference) not in [p["reference"] for p in first["payments"]]
+    await database_sync_to_async(services.payment_force)(payment=oldest, outcome="successful", actor="test")
+    message, _ = await receive_until(socket, is_json_type("payment"), what="the change off the page")
+    assert json.loads(message)["payment"]["reference"] == str(oldest.reference)
+    await socket.disconnect()
