@@ -38,9 +38,10 @@ class CheckoutForm(forms.Form):
 
     def booking_details(self) -> dict[str, Any]:
         data = self.cleaned_data
-        details = {"item": data["item"], "guests": data["guests"]}
+        details: dict[str, Any] = {"item": data["item"]}
         if data.get("date"):
             details["date"] = data["date"].isoformat()
+        details["guests"] = data["guests"]
         return details
 
 

@@ -20,13 +20,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 WAITING = "Waiting for payment authorization..."
 PAY_URL = re.compile(r"/pay/[0-9a-f-]{36}/$")
-PHONE = (430, 900)  # screenshots at a phone's width: the page is mobile-first
+PHONE = (430, 720)  # screenshots at a phone's width: the page is mobile-first
 
 
 def pay(page: Page, base_url: str, *, phone: str = "46733123499", amount: str = "42.50") -> Payment:
     """Fill the checkout form like a customer and land on the payment page."""
     page.goto(base_url + "/")
     page.get_by_label("Item").fill("Gorilla trekking permit")
+    page.get_by_label("Date").fill("2026-12-24")
     page.get_by_label("Guests").fill("3")
     page.get_by_label("Amount").fill(amount)
     page.get_by_label("Phone number").fill(phone)
@@ -181,7 +182,7 @@ def test_it_falls_back_to_polling_when_websockets_are_blocked_and_stops_at_the_r
     wait_for(lambda: page.evaluate("window.__polls") == len(polled), timeout=5, what="the request log")
 
 
-def test_it_pushes_the_settlement_to_the_page_within_a_bound(start_demo, page, artifacts):
+def test_it_shows_each_settlement_within_2_s_of_its_commit(start_demo, page, artifacts):
     """Commit of the settlement -> DOM change on the page, 20 times; figures in push-latency.json.
 
     Both clocks are this machine's wall clock: the commit is the settled log row's
@@ -204,8 +205,8 @@ def test_it_pushes_the_settlement_to_the_page_within_a_bound(start_demo, page, a
         payment = pay(page, server.base_url)
         expect_live(page)
         assert page.evaluate("window.__finalAt") is None, "settled before the page was live"
-        expect(page.get_by_role("heading", name="Payment successful")).to_be_visible(timeout=10_000)
-        dom_at_ms = page.evaluate("window.__finalAt")
+        dom_at_ms = page.wait_for_function("window.__finalAt", timeout=10_000).json_value()
+        expect(page.get_by_role("heading", name="Payment successful")).to_be_visible()
         committed = PaymentLog.objects.get(payment=payment, event=PaymentLog.Event.SETTLED).created_at
         samples.append(dom_at_ms - committed.timestamp() * 1000)
 
