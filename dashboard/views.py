@@ -146,12 +146,15 @@ def rows_html(snapshots: list[dict[str, Any]], render_row: Callable[[dict[str, A
 # --- pages -------------------------------------------------------------------------------
 
 
-def dashboard_snapshot(view: Filter) -> dict[str, Any]:
-    """Everything a dashboard shows, read once: the page and every socket (re)connect use it."""
+def dashboard_snapshot(view: Filter, stats: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything a dashboard shows, read once: the page and every socket (re)connect use it.
+
+    `stats`: counters read moments ago by the consumers' hub, reused rather than re-read.
+    """
     payments = [payment_snapshot(p) for p in view.apply(Payment.objects.all())[:ROWS]]
     return {
         "payments": payments,
-        "stats": dashboard_stats(),
+        "stats": stats if stats is not None else dashboard_stats(),
         "settings": settings_snapshot(simulator_settings()),
     }
 

@@ -4,8 +4,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Max
-from django.db.models.functions import TruncMinute
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from payments.models import Payment, PaymentLog, SimulatorSettings, WorkerHeartbeat
@@ -86,22 +85,19 @@ def settlements_per_minute(now: datetime | None = None, minutes: int = STATS_CHA
     """Final transitions per minute over the last `minutes`, oldest first, zeros included.
 
     Counted from the log (one row per final transition, `created_at` indexed), not from
-    `Payment.settled_at`, which has no index.
+    `Payment.settled_at`, which has no index. One pass with a filtered count per minute:
+    grouping by TruncMinute runs a Python function per row on SQLite (~0.5 s at 75k rows).
     """
     now = now or timezone.now()
-    last = now.replace(second=0, microsecond=0)
-    first = last - timedelta(minutes=minutes - 1)
-    rows = (
-        PaymentLog.objects.filter(created_at__gte=first, to_status__in=FINAL_STATUSES)
-        .annotate(minute=TruncMinute("created_at"))
-        .values("minute")
-        .annotate(count=Count("id"))
+    first = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
+    starts = [first + timedelta(minutes=i) for i in range(minutes + 1)]
+    counts = PaymentLog.objects.filter(created_at__gte=first, to_status__in=FINAL_STATUSES).aggregate(
+        **{
+            f"m{i}": Count("id", filter=Q(created_at__gte=starts[i], created_at__lt=starts[i + 1]))
+            for i in range(minutes)
+        }
     )
-    counts = {row["minute"]: row["count"] for row in rows}
-    return [
-        {"minute": _iso(first + timedelta(minutes=i)), "count": counts.get(first + timedelta(minutes=i), 0)}
-        for i in range(minutes)
-    ]
+    return [{"minute": _iso(starts[i]), "count": counts[f"m{i}"]} for i in range(minutes)]
 
 
 def dashboard_stats() -> dict[str, Any]:
