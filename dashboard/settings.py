@@ -112,6 +112,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_POOL", True):
+        # Under ASGI each in-flight request runs in a thread of its own with its own
+        # connection: 200 concurrent polls made two Daphne processes hold 84. A psycopg pool
+        # per process bounds that (requests beyond it wait for a slot, up to `timeout`);
+        # with CONN_HEALTH_CHECKS Django has the pool check a connection before lending it,
+        # so one PostgreSQL killed is replaced, not handed out.
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "8")),
+            "timeout": 10,
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -24,6 +24,7 @@ from websockets.asyncio.client import connect
 from tests.support import Process, child_env, django_script, free_port, manage, missing_service, port_open, wait_for
 
 OPERATOR_PASSWORD = "op-pass-123"
+TEST_CONNECTION = "scaleout-test"  # application_name of the test's own PostgreSQL connections
 
 
 class RedisServer:
@@ -162,7 +163,7 @@ class Stack:
         ).strip()
 
     def sql(self, query: str, *params: Any) -> list[tuple]:
-        with psycopg.connect(self.database_url, autocommit=True) as conn:
+        with psycopg.connect(self.database_url, autocommit=True, application_name=TEST_CONNECTION) as conn:
             return conn.execute(query, params).fetchall()
 
     def truth(self) -> dict[str, tuple[str, int]]:
@@ -207,6 +208,7 @@ class PageClient:
         self.shown: dict[str, tuple[str, int]] = {}
         self.received_at: dict[str, float] = {}  # reference -> time.time() its shown version arrived
         self.connects = 0
+        self.messages = 0
         self.closes = 0
         self.open = False
 
@@ -217,6 +219,7 @@ class PageClient:
                     self.connects += 1
                     self.open = True
                     async for message in socket:
+                        self.messages += 1
                         self.take(json.loads(message))
             except asyncio.CancelledError:
                 raise
@@ -301,3 +304,68 @@ def wait_until_all_show_the_truth(stack: Stack, clients: dict[PageClient, list[s
         behind = {i: stale(c, truth, refs)[:3] for i, (c, refs) in enumerate(clients.items()) if stale(c, truth, refs)}
         raise AssertionError(f"pages still stale after {timeout} s (client index: first stale refs): {behind}") from None
     return time.monotonic() - started
+
+
+# --- settlement checks, straight from PostgreSQL ------------------------------------------
+
+FINAL_EVENTS = ("settled", "expired", "forced")
+
+
+def processing_count(stack: Stack) -> int:
+    return stack.sql("SELECT count(*) FROM payments_payment WHERE status = 'processing'")[0][0]
+
+
+def assert_each_settled_exactly_once(stack: Stack, expected: int) -> None:
+    """Every payment final, at version 2, with exactly one final log row."""
+    rows = stack.sql(
+        "SELECT p.status, p.version, count(l.id) FILTER (WHERE l.event = ANY(%s))"
+        " FROM payments_payment p LEFT JOIN payments_paymentlog l ON l.payment_id = p.id GROUP BY p.id",
+        list(FINAL_EVENTS),
+    )
+    assert len(rows) == expected
+    assert {status for status, _, _ in rows} <= {"successful", "failed"}
+    assert {version for _, version, _ in rows} == {2}
+    assert {finals for _, _, finals in rows} == {1}, "some payment was settled twice, or not logged"
+
+
+def create_payments(stack: Stack, count: int) -> None:
+    """`count` payments through the service, as fast as one process goes (a burst).
+
+    Run from inside an event loop, as under Daphne: the broadcasts then reuse the loop's
+    Redis connection instead of opening one per payment.
+    """
+    stack.script(
+        "import asyncio\n"
+        "from decimal import Decimal\n"
+        "from asgiref.sync import sync_to_async\n"
+        "from payments.services import payment_create\n"
+        "def burst():\n"
+        f"    for _ in range({count}):\n"
+        "        payment_create(amount=Decimal('10'), currency='EUR', phone_number='46733123499', actor='test')\n"
+        "async def main():\n"
+        "    await sync_to_async(burst)()\n"
+        "asyncio.run(main())\n"
+    )
+
+
+def create_due_backlog(stack: Stack, count: int, *, due_in: float = -1.0, spread: float = 0.0) -> list[str]:
+    """Setup only (the service path is tested elsewhere): `count` payments due from
+    `due_in` seconds on, evenly over `spread` seconds; returns their references."""
+    return stack.script(
+        "from datetime import timedelta\n"
+        "from decimal import Decimal\n"
+        "from django.utils import timezone\n"
+        "from payments.models import Payment\n"
+        "now = timezone.now()\n"
+        f"count, due_in, spread = {count}, {due_in}, {spread}\n"
+        "rows = [Payment(amount=Decimal('10'), currency='EUR', phone_number='46733123499', created_at=now,\n"
+        "                updated_at=now, settle_at=now + timedelta(seconds=due_in + spread * i / count))\n"
+        "        for i in range(count)]\n"
+        "for payment in Payment.objects.bulk_create(rows, batch_size=1000):\n"
+        "    print(payment.reference)\n"
+    ).split()
+
+
+def settled_by(stack: Stack) -> dict[str, int]:
+    """actor -> how many payments it settled."""
+    return dict(stack.sql("SELECT actor, count(*) FROM payments_paymentlog WHERE event = 'settled' GROUP BY actor"))
