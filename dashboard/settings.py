@@ -127,10 +127,18 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# `pubsub` (default) or `core`: the benchmark compares the two Redis layers.
+CHANNEL_LAYER = os.environ.get("CHANNEL_LAYER", "pubsub").strip().lower()
+if CHANNEL_LAYER not in {"pubsub", "core"}:
+    raise ImproperlyConfigured(f"CHANNEL_LAYER must be 'pubsub' or 'core', not {CHANNEL_LAYER!r}.")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": (
+                "channels_redis.pubsub.RedisPubSubChannelLayer"
+                if CHANNEL_LAYER == "pubsub"
+                else "channels_redis.core.RedisChannelLayer"
+            ),
             "CONFIG": {
                 # redis-py 8's 5 s socket_timeout closes idle subscriptions (channels_redis
                 # issue 422) and its pool cap of 100 fails connect bursts.
@@ -145,6 +153,9 @@ if REDIS_URL:
             },
         }
     }
+    if CHANNEL_LAYER == "core":
+        # The core layer drops sends over `capacity` (default 100) with only an INFO log.
+        CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = 10_000
 else:
     CHANNEL_LAYERS = {
         "default": {

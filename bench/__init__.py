@@ -1,0 +1,1 @@
+"""LiveSettle's benchmark: `make bench` (full, < 10 min) or `make bench-quick` (< 2 min)."""

@@ -1,0 +1,187 @@
+"""`python -m bench [--quick] [--out DIR] [--embedded] [--only PHASE,...]`: run the benchmark.
+
+Starts the real processes (Daphne, settlement workers) on Redis + a fresh PostgreSQL
+database when both answer on 127.0.0.1, else on the embedded default (`manage.py demo`:
+SQLite, in-memory layer), drives them from separate client processes, and writes
+<out>/<date>.json, <date>.md and <date>.png.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bench import phases, report
+from bench.stack import ROOT, Services, Stack, machine, raise_open_files_limit, service_versions
+
+PHASES = ("sockets", "push", "poll", "dashboards", "layers", "throughput")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, short windows (< 2 min)")
+    parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/results, or test-artifacts/bench with --quick)")
+    parser.add_argument("--embedded", action="store_true", help="SQLite + in-memory layer even if Redis and PostgreSQL answer")
+    parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
+    args = parser.parse_args(argv)
+    unknown = set(args.only.split(",")) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phase(s) {', '.join(sorted(unknown))}; choose from {', '.join(PHASES)}")
+    if args.out is None:
+        args.out = ROOT / ("test-artifacts/bench" if args.quick else "bench/results")
+    return args
+
+
+def prepare_django(services: Services) -> None:
+    """Migrate the fresh database, then set Django up in this process to seed and read rows."""
+    env = services.env()
+    result = subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"migrate failed:\n{result.stderr}")
+    os.environ.update({k: v for k, v in env.items() if k in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEMO_OPERATOR_PASSWORD")})
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from bench import control
+
+    control.setup_database()
+
+
+def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str, Any]:
+    plan = phases.QUICK if args.quick else phases.Plan()
+    only = set(args.only.split(","))
+    results: dict[str, Any] = {"skipped": {}}
+    stack = Stack(services=services, logs=workdir)
+
+    def step(name: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {name}", flush=True)
+
+    try:
+        if "sockets" in only:
+            step(f"sockets held: {plan.sockets}")
+            stack.start_server()  # a fresh process, so RSS per socket has a clean baseline
+            results["sockets"] = phases.sockets_run(stack, workdir, plan)
+            stack.stop()
+        stack.start_server()
+        if not services.embedded:
+            stack.start_workers(1)
+        if "push" in only:
+            results["push"] = []
+            for n in plan.waiting:
+                step(f"push: {n} waiting checkouts")
+                results["push"].append(phases.push_run(stack, workdir, plan, n, "push"))
+        if "dashboards" in only:
+            results["dashboards"] = dashboards(stack, workdir, plan, results)
+        if "poll" in only:
+            # A fresh server: polling saturates it, and nothing after should inherit that.
+            stack.stop()
+            stack.start_server()
+            if not services.embedded:
+                stack.start_workers(1)
+            results["poll"] = []
+            for n in plan.poll_waiting:
+                step(f"polling: {n} checkouts every {plan.poll_period:g} s")
+                results["poll"].append(phases.poll_run(stack, workdir, plan, n))
+            if not args.quick:
+                results["skipped"]["polling at 5,000"] = "left out: 1,000 pollers already saturate the server"
+        stack.stop()
+        if "layers" in only:
+            if services.embedded:
+                results["skipped"]["layers"] = "needs Redis"
+            else:
+                step(f"core layer: push with {plan.layer_compare_n} waiting checkouts")
+                core = Stack(services=services, logs=workdir, layer="core")
+                core.start_server()
+                core.start_workers(1)
+                try:
+                    results["layers"] = {"core": phases.push_run(core, workdir, plan, plan.layer_compare_n, "core")}
+                finally:
+                    core.stop()
+                pubsub = [r for r in results.get("push", []) if r["n"] == plan.layer_compare_n]
+                if pubsub:
+                    results["layers"]["pubsub"] = pubsub[0]
+        if "throughput" in only:
+            results["throughput"] = []
+            counts = (1,) if services.embedded else plan.throughput_workers
+            if services.embedded:
+                results["skipped"]["throughput 2/4 workers"] = "needs Redis + PostgreSQL (the demo runs one worker)"
+                stack.start_server()
+            for workers in counts:
+                step(f"throughput: {plan.throughput_payments} payments, {workers} worker(s)")
+                results["throughput"].append(phases.throughput_run(stack, workdir, plan, workers))
+            stack.stop()
+    finally:
+        stack.stop()
+    return results
+
+
+def dashboards(stack: Stack, workdir: Path, plan: phases.Plan, results: dict[str, Any]) -> list[dict[str, Any]]:
+    from bench import control
+
+    cookie = control.staff_cookie()
+    missing = report.dashboard_missing(stack.port, cookie)
+    if missing:
+        results["skipped"]["dashboards"] = missing
+        return []
+    runs = []
+    for count in plan.dashboards:
+        print(f"[{time.strftime('%H:%M:%S')}] dashboards: {count} at {plan.dashboard_rate:g}/s", flush=True)
+        runs.append(phases.dashboard_run(stack, workdir, plan, count, cookie))
+    return runs
+
+
+def close_connections() -> None:
+    """Before DROP DATABASE; harmless when Django never got set up."""
+    try:
+        from django.db import connections
+
+        connections.close_all()
+    except Exception:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    began = time.monotonic()
+    fds = raise_open_files_limit()
+    services = Services.start(force_embedded=args.embedded)
+    mode = "embedded (SQLite, in-memory layer)" if services.embedded else "Redis + PostgreSQL"
+    print(f"bench: {'quick' if args.quick else 'full'} run on {mode}; open files limit {fds}", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix="livesettle-bench-run-"))
+    try:
+        prepare_django(services)
+        document = {
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "quick": args.quick,
+            "mode": "embedded" if services.embedded else "redis+postgresql",
+            "machine": {**machine(), **service_versions(services)},
+            "results": run(args, services, workdir),
+        }
+    except Exception as exc:
+        print(f"bench failed: {type(exc).__name__}: {exc}\n(process logs: {workdir})", file=sys.stderr)
+        raise
+    finally:
+        close_connections()
+        services.stop()
+    document["duration_s"] = round(time.monotonic() - began, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    stem.with_suffix(".json").write_text(json.dumps(document, indent=2) + "\n")
+    table = report.markdown(document)
+    stem.with_suffix(".md").write_text(table)
+    report.plot(document, stem.with_suffix(".png"))
+    print(table)
+    print(f"wrote {stem}.json, .md, .png in {document['duration_s']:g} s (process logs: {workdir})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,301 @@
+"""The measurements. Each is bounded in count and in time, and returns plain figures."""
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import control
+from bench.control import ClientProc, all_ready, expect_all
+from bench.stack import CpuMeter, Stack, wait_until
+
+LATE_MS = 250.0  # a dashboard update later than this counts as late
+
+
+@dataclass
+class Plan:
+    """Sizes and windows; --quick shrinks every one of them."""
+
+    waiting: tuple[int, ...] = (100, 1000, 5000)
+    # 5,000 pollers are left out of the full run: 1,000 already saturate this machine, and
+    # a collapsed server takes minutes to measure (the prototype's figure is in the README).
+    poll_waiting: tuple[int, ...] = (100, 1000)
+    push_rate: float = 50.0
+    settle_window: float = 8.0  # seconds of settling measured per run
+    idle_window: float = 5.0
+    poll_period: float = 2.0
+    sockets: tuple[int, ...] = (1000, 5000, 10000)
+    # Daphne pings each socket every 20 s, spread over time: half a round per window.
+    sockets_idle_window: float = 10.0
+    dashboards: tuple[int, ...] = (1, 20, 50)
+    dashboard_rate: float = 100.0
+    throughput_payments: int = 10_000
+    throughput_spread: float = 2.0
+    throughput_workers: tuple[int, ...] = (1, 2, 4)
+    layer_compare_n: int = 1000
+
+
+QUICK = Plan(
+    waiting=(50, 200),
+    poll_waiting=(50, 200),
+    settle_window=2.0,
+    idle_window=2.0,
+    sockets=(200, 500),
+    sockets_idle_window=2.0,
+    dashboards=(1, 5),
+    throughput_payments=500,
+    throughput_spread=0.5,
+    throughput_workers=(1, 2),
+    layer_compare_n=200,
+)
+
+
+def dist(values: list[float]) -> dict[str, Any]:
+    """min / p50 / p99 / max of a distribution (nearest-rank percentiles)."""
+    if not values:
+        return {"count": 0}
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)
+
+    return {"count": len(ordered), "min": round(ordered[0], 2), "p50": rank(0.5), "p99": rank(0.99), "max": round(ordered[-1], 2)}
+
+
+def punctuality(refs: list[str]) -> dict[str, Any]:
+    """settled_at - settle_at, in ms, for the payments of `refs` that settled."""
+    return dist([(done - due) * 1000 for due, done in control.settlement_times(refs)])
+
+
+def _split(items: list[Any], parts: int) -> list[list[Any]]:
+    return [items[i::parts] for i in range(parts)]
+
+
+def _merge_latency(results: list[dict[str, Any]]) -> dict[str, float]:
+    merged: dict[str, float] = {}
+    for result in results:
+        merged.update(result["latency_ms"])
+    return merged
+
+
+# --- 1 + 2: push and polling, N waiting checkouts ---------------------------------------
+
+
+def push_run(stack: Stack, workdir: Path, plan: Plan, n: int, label: str) -> dict[str, Any]:
+    """N checkout sockets wait; K of their payments settle at `push_rate` per second."""
+    refs = control.create_payments(n)
+    settling = refs[: min(n, int(plan.push_rate * plan.settle_window))]
+    expect = set(settling)
+    parts = 1 if n < 1000 else 2
+    procs = [
+        ClientProc(
+            "bench.clients",
+            {"mode": "waiters", "port": stack.port, "refs": part, "expect": [r for r in part if r in expect], "deadline": 240},
+            workdir=workdir, env=stack.env(), name=f"{label}-waiters-{n}-{i}",
+        )
+        for i, part in enumerate(_split(refs, parts))
+    ]
+    readies = all_ready(procs, timeout=180)
+    connect_s = max((r or {}).get("seconds", 0) for r in readies)
+    cpu = CpuMeter(stack.server.ps)
+    time.sleep(plan.idle_window)  # a measurement window: N sockets held, nothing settling
+    idle = cpu.read()
+    start = control.schedule(settling, rate=plan.push_rate, start_in=1.0)
+    wait_until(lambda: time.time() >= start.timestamp(), timeout=5, what="the first settlement")
+    cpu.start()
+    expect_all(procs, "DONE", timeout=len(settling) / plan.push_rate + 30)
+    busy = cpu.read()
+    results = [proc.finish() for proc in procs]
+    seen = _merge_latency(results)
+    opened = {ref for r in results for ref in r["open_refs"]}
+    connected = sum(r["connected"] for r in results)
+    return {
+        "n": n,
+        "settled": len(settling),
+        "rate_per_s": plan.push_rate,
+        "connected": connected,
+        "connect_failed": sum(r["failed"] for r in results),
+        "connect_failed_kinds": sorted({k for r in results for k in r["failed_kinds"]}),
+        "connect_per_s": round(connected / connect_s, 1) if connect_s else None,
+        "closed_early": sum(r["closed_early"] for r in results),
+        "latency_ms": dist(list(seen.values())),
+        # Of the settled payments whose page was connected: updates that never arrived.
+        "lost": len((expect & opened) - set(seen)),
+        "settled_unconnected": len(expect - opened),
+        "server_cpu_idle": idle,
+        "server_cpu_settling": busy,
+        "punctuality_ms": punctuality(settling),
+    }
+
+
+def poll_run(stack: Stack, workdir: Path, plan: Plan, n: int) -> dict[str, Any]:
+    """The same N checkouts polling GET /api/payments/<ref>/ every `poll_period` s."""
+    refs = control.create_payments(n)
+    settling = refs[: min(n, int(plan.push_rate * plan.settle_window))]
+    expect = set(settling)
+    parts = 1 if n < 1000 else 2
+    procs = [
+        ClientProc(
+            "bench.clients",
+            {"mode": "pollers", "port": stack.port, "refs": part, "expect": [r for r in part if r in expect],
+             "period": plan.poll_period, "deadline": 240},
+            workdir=workdir, env=stack.env(), name=f"pollers-{n}-{i}",
+        )
+        for i, part in enumerate(_split(refs, parts))
+    ]
+    all_ready(procs, timeout=60)
+    time.sleep(plan.poll_period)  # let the staggered first polls spread over one period
+    cpu = CpuMeter(stack.server.ps)
+    time.sleep(plan.idle_window)
+    idle = cpu.read()
+    start = control.schedule(settling, rate=plan.push_rate, start_in=1.0)
+    wait_until(lambda: time.time() >= start.timestamp(), timeout=5, what="the first settlement")
+    cpu.start()
+    # Bounded: past this a poll that has not seen its settlement counts as not seen in time.
+    expect_all(procs, "DONE", timeout=len(settling) / plan.push_rate + 15)
+    busy = cpu.read()
+    results = [proc.finish() for proc in procs]
+    seen = _merge_latency(results)
+    requests = sum(r["requests"] for r in results)
+    return {
+        "n": n,
+        "settled": len(settling),
+        "period_s": plan.poll_period,
+        "latency_ms": dist(list(seen.values())),
+        "not_seen_in_time": len(expect - set(seen)),
+        "requests": requests,
+        "errors": sum(r["errors"] for r in results),
+        "error_kinds": {k: v for r in results for k, v in r["error_kinds"].items()},
+        "request_ms_p99": max((r["request_ms_p99"] or 0) for r in results),
+        "server_cpu_idle": idle,
+        "server_cpu_settling": busy,
+    }
+
+
+# --- 3: sockets held by one Daphne process ----------------------------------------------
+
+
+def sockets_run(stack: Stack, workdir: Path, plan: Plan) -> list[dict[str, Any]]:
+    """Connect in steps to each level; RSS and idle CPU of the server at each."""
+    refs = control.create_payments(max(plan.sockets))
+    procs = [
+        ClientProc("bench.clients", {"mode": "holders", "port": stack.port, "refs": part, "deadline": 600},
+                   workdir=workdir, env=stack.env(), name=f"holders-{i}")
+        for i, part in enumerate(_split(refs, 2))
+    ]
+    for proc in procs:  # warm up the server's imports and caches before the baseline
+        proc.send("add 5")
+    all_ready(procs, timeout=60)
+    baseline = stack.server.ps.memory_info().rss
+    held, levels = 10, []
+    for level in plan.sockets:
+        add = level - held
+        for proc, part in zip(procs, (add // 2, add - add // 2)):
+            proc.send(f"add {part}")
+        steps = all_ready(procs, timeout=300)
+        seconds = max((s or {}).get("seconds", 0) for s in steps)
+        connected = sum((s or {}).get("connected", 0) for s in steps)
+        held = sum((s or {}).get("total", 0) for s in steps)
+        cpu = CpuMeter(stack.server.ps)
+        time.sleep(plan.sockets_idle_window)  # a measurement window: sockets held, idle
+        idle = cpu.read()
+        rss = stack.server.ps.memory_info().rss
+        levels.append({
+            "sockets": held,
+            "target": level,
+            "failed": sum((s or {}).get("failed", 0) for s in steps),
+            "connect_per_s": round(connected / seconds, 1) if seconds else None,
+            "rss_mb": round(rss / 2**20, 1),
+            "kb_per_socket": round((rss - baseline) / 1024 / max(1, held - 10), 1),
+            "idle_cpu": idle,
+        })
+    results = [proc.finish() for proc in procs]
+    levels[-1]["closed_early"] = sum(r["closed_early"] for r in results)
+    return levels
+
+
+# --- 4: dashboards fan-out --------------------------------------------------------------
+
+
+def dashboard_run(stack: Stack, workdir: Path, plan: Plan, count: int, cookie: str) -> dict[str, Any]:
+    """`count` staff dashboards; K payments settle at `dashboard_rate`; every one must see each.
+
+    The payments are created after the dashboards connect, so each settlement is a new,
+    newest row on every page (a dashboard shows only its newest rows).
+    """
+    parts = 1 if count < 20 else 2
+    sizes = [count // parts + (1 if i < count % parts else 0) for i in range(parts)]
+    refs_file = workdir / f"dashboards-{count}.refs.json"
+    procs = [
+        ClientProc("bench.clients", {"mode": "dashboards", "port": stack.port, "count": size, "cookie": cookie,
+                                     "expect_file": str(refs_file), "deadline": 240},
+                   workdir=workdir, env=stack.env(), name=f"dashboards-{count}-{i}")
+        for i, size in enumerate(sizes)
+    ]
+    readies = all_ready(procs, timeout=60)
+    refs = control.create_payments(int(plan.dashboard_rate * plan.settle_window))
+    refs_file.write_text(json.dumps(refs))
+    for proc in procs:
+        proc.send("expect")
+    connected = sum((r or {}).get("connected", 0) for r in readies)
+    cpu = CpuMeter(stack.server.ps)
+    start = control.schedule(refs, rate=plan.dashboard_rate, start_in=1.0)
+    wait_until(lambda: time.time() >= start.timestamp(), timeout=5, what="the first settlement")
+    cpu.start()
+    expect_all(procs, "DONE", timeout=len(refs) / plan.dashboard_rate + 20)
+    busy = cpu.read()
+    results = [proc.finish() for proc in procs]
+    seen = _merge_latency(results)
+    latencies = list(seen.values())
+    return {
+        "dashboards": count,
+        "connected": connected,
+        "settled": len(refs),
+        "rate_per_s": plan.dashboard_rate,
+        "latency_ms": dist(latencies),
+        "expected_deliveries": len(refs) * connected,
+        "lost": len(refs) * connected - len(seen),
+        "late": sum(1 for ms in latencies if ms > LATE_MS),
+        "messages": sum(r["messages"] for r in results),
+        "server_cpu_settling": busy,
+        "punctuality_ms": punctuality(refs),
+    }
+
+
+# --- 5: settlement throughput -----------------------------------------------------------
+
+
+def throughput_run(stack: Stack, workdir: Path, plan: Plan, workers: int) -> dict[str, Any]:
+    """K payments due within `throughput_spread` s; `workers` processes drain them."""
+    refs = control.create_payments(plan.throughput_payments)
+    listener = None
+    if not stack.services.embedded:
+        listener = ClientProc("bench.listen", {"expect": refs, "deadline": 300},
+                              workdir=workdir, env=stack.env(), name=f"listen-{workers}")
+        if listener.expect("READY", timeout=60) is None:
+            raise RuntimeError("the dashboard-group listener did not start")
+        stack.start_workers(workers)
+        pids = [w.popen.pid for w in stack.workers]
+        wait_until(lambda: control.workers_beating(pids), timeout=60, what=f"{workers} workers' heartbeats")
+    start = control.schedule(refs, rate=len(refs) / plan.throughput_spread, start_in=1.5)
+    wait_until(lambda: control.processing_count(refs) == 0, timeout=240, interval=0.25, what="the backlog to drain")
+    pushed: dict[str, float] = {}
+    if listener is not None:
+        listener.expect("DONE", timeout=20)
+        pushed = listener.finish()["latency_ms"]
+    stack.stop_workers()
+    times = control.settlement_times(refs)
+    first_due = start.timestamp()
+    last_done = max(done for _, done in times)
+    return {
+        "workers": workers,
+        "payments": len(refs),
+        "due_within_s": plan.throughput_spread,
+        "settled": len(times),
+        "drain_s": round(last_done - first_due, 3),
+        "settlements_per_s": round(len(times) / (last_done - first_due), 1),
+        "pushed": len(pushed) if listener else None,
+        "push_lag_ms": dist(list(pushed.values())) if listener else None,
+        "punctuality_ms": dist([(done - due) * 1000 for due, done in times]),
+    }

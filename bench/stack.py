@@ -1,0 +1,277 @@
+"""The processes under test: Daphne, settlement workers, and the services they share.
+
+Redis + PostgreSQL when both answer on loopback (a fresh database, dropped at the end),
+else the embedded default: `manage.py demo` (Daphne + worker in one process, SQLite,
+in-memory layer). Every child is started in its own session and stopped by its pid.
+"""
+
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def wait_until(condition, *, timeout: float, what: str, interval: float = 0.05) -> Any:
+    """Poll `condition` until truthy; a bench step that never happens is an error, not a hang."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def raise_open_files_limit() -> int:
+    """Children inherit the limit: 10,000 sockets need more than the usual 1,024 fds."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 65536
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def redis_reachable() -> bool:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        return True
+    except Exception:
+        return False
+
+
+def postgres_admin():
+    """An autocommit connection to the PostgreSQL admin database, or None."""
+    try:
+        import psycopg
+
+        return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=2)
+    except Exception:
+        return None
+
+
+@dataclass
+class Services:
+    """Where the processes keep their state; `embedded` means SQLite + in-memory layer."""
+
+    database_url: str
+    redis_url: str | None
+    embedded: bool
+    _pg_admin: Any = None
+    _pg_name: str | None = None
+    _tmpdir: str | None = None
+
+    @classmethod
+    def start(cls, force_embedded: bool = False) -> "Services":
+        admin = None if force_embedded else postgres_admin()
+        if admin is not None and redis_reachable():
+            name = f"livesettle_bench_{uuid.uuid4().hex[:8]}"
+            admin.execute(f'CREATE DATABASE "{name}"')
+            url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+            return cls(database_url=url, redis_url=REDIS_URL, embedded=False, _pg_admin=admin, _pg_name=name)
+        if admin is not None:
+            admin.close()
+        tmpdir = tempfile.mkdtemp(prefix="livesettle-bench-")
+        return cls(database_url=f"sqlite:///{tmpdir}/bench.sqlite3", redis_url=None, embedded=True, _tmpdir=tmpdir)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CHANNEL_LAYER"}}
+        env.update(PYTHONUNBUFFERED="1", DATABASE_URL=self.database_url, DEBUG="1", LOG_LEVEL="WARNING")
+        env["DEMO_OPERATOR_PASSWORD"] = "bench-operator-pass"  # so `demo` writes no password file
+        env["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
+        env.update(extra)
+        return env
+
+    def stop(self) -> None:
+        if self._pg_admin is not None:
+            self._pg_admin.execute(f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)')
+            self._pg_admin.close()
+            self._pg_admin = None
+        if self._tmpdir:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+
+class Child:
+    """One child process, its output in a log file, stopped by its own pid."""
+
+    def __init__(self, args: list[str], *, env: dict[str, str], log: Path) -> None:
+        self.args = args
+        self.log = log
+        self._log_file = open(log, "ab")
+        self.popen = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.ps = psutil.Process(self.popen.pid)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, lines: int = 15) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.alive():
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=10)
+        self._log_file.close()
+
+
+@dataclass
+class Stack:
+    """A server (Daphne, or the demo with its worker inside) plus worker processes."""
+
+    services: Services
+    logs: Path
+    layer: str = "pubsub"
+    server: Child | None = None
+    workers: list[Child] = field(default_factory=list)
+    port: int = 0
+
+    def env(self) -> dict[str, str]:
+        return self.services.env(CHANNEL_LAYER=self.layer)
+
+    def start_server(self) -> Child:
+        self.port = free_port()
+        log = self.logs / f"server-{self.port}.log"
+        if self.services.embedded:
+            # The demo's worker is a task on Daphne's loop: in-memory layer, one process.
+            args = [sys.executable, "manage.py", "demo", "--port", str(self.port), "--interval", "1"]
+        else:
+            endpoint = f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096"
+            args = [sys.executable, "-m", "daphne", "-v", "0", "-e", endpoint, "dashboard.asgi:application"]
+        self.server = Child(args, env=self.env(), log=log)
+        wait_until(lambda: port_open(self.port) or not self.server.alive(), timeout=60, what="the server to listen")
+        if not self.server.alive():
+            raise RuntimeError(f"server exited:\n{self.server.tail()}")
+        return self.server
+
+    def start_workers(self, count: int) -> list[Child]:
+        """Separate worker processes (Redis only; the embedded demo has its own worker)."""
+        for _ in range(count):
+            log = self.logs / f"worker-{len(self.workers)}-{time.time_ns()}.log"
+            args = [sys.executable, "manage.py", "auto_complete_daemon", "--interval", "1"]
+            self.workers.append(Child(args, env=self.env(), log=log))
+        return self.workers
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.workers = []
+
+    def stop(self) -> None:
+        self.stop_workers()
+        if self.server:
+            self.server.stop()
+            self.server = None
+
+
+class CpuMeter:
+    """CPU seconds per wall second of one process over a window (user + system)."""
+
+    def __init__(self, process: psutil.Process) -> None:
+        self.process = process
+        self.start()
+
+    def start(self) -> None:
+        times = self.process.cpu_times()
+        self._cpu = times.user + times.system
+        self._wall = time.monotonic()
+        self._machine = psutil.cpu_times()
+
+    def read(self) -> dict[str, float]:
+        times = self.process.cpu_times()
+        wall = time.monotonic() - self._wall
+        machine = psutil.cpu_times()
+        busy = sum(machine) - machine.idle - sum(self._machine) + self._machine.idle
+        return {
+            "cpu_per_s": round((times.user + times.system - self._cpu) / wall, 4),
+            "machine_busy_cores": round(busy / wall, 3),
+            "wall_s": round(wall, 2),
+        }
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": psutil.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "packages": _versions("django", "channels", "channels-redis", "daphne", "twisted", "redis", "psycopg", "websockets", "aiohttp"),
+    }
+
+
+def _versions(*names: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def service_versions(services: Services) -> dict[str, str]:
+    found = {"database": "SQLite", "channel_layer": "in-memory (one process)"}
+    if services.embedded:
+        import sqlite3
+
+        found["database"] = f"SQLite {sqlite3.sqlite_version}"
+        return found
+    import psycopg
+    import redis
+
+    with psycopg.connect(services.database_url) as conn:
+        found["database"] = "PostgreSQL " + conn.execute("SHOW server_version").fetchone()[0].split()[0]
+    found["channel_layer"] = "Redis " + redis.Redis.from_url(services.redis_url).info()["redis_version"]
+    return found

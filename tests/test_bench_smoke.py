@@ -1,0 +1,60 @@
+"""`python -m bench --quick` runs end to end, so the benchmark harness cannot rot.
+
+No timing is asserted here (the machine is shared); what is asserted is what the figures
+rest on: every waiting checkout, poller and dashboard saw every settlement it waited for,
+every socket connected, every settled payment was pushed, and the run cleaned up after
+itself.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.support import POSTGRES_ADMIN_URL, ROOT, child_env
+
+pytestmark = pytest.mark.slow
+
+
+def bench_databases() -> list[str] | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=2) as conn:
+            rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'livesettle_bench_%'").fetchall()
+    except Exception:
+        return None  # no PostgreSQL: the bench ran on the embedded default
+    return [name for (name,) in rows]
+
+
+def test_it_runs_the_quick_benchmark_and_every_client_sees_every_settlement(tmp_path):
+    before = bench_databases()
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=170,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    [result_file] = tmp_path.glob("*.json")
+    assert result_file.with_suffix(".png").stat().st_size > 10_000
+    table = result_file.with_suffix(".md").read_text()
+    assert "| waiting checkouts |" in table and table in run.stdout
+
+    doc = json.loads(result_file.read_text())
+    results = doc["results"]
+    for push in results["push"] + list(results.get("layers", {}).values()):
+        assert push["connected"] == push["n"] and push["lost"] == 0, push
+        assert push["latency_ms"]["count"] == push["settled"], push
+    for poll in results["poll"]:
+        assert poll["not_seen_in_time"] == 0 and poll["latency_ms"]["count"] == poll["settled"], poll
+    for level in results["sockets"]:
+        assert level["sockets"] == level["target"] and level["failed"] == 0, level
+    if "dashboards" not in results["skipped"]:
+        for dash in results["dashboards"]:
+            assert dash["connected"] == dash["dashboards"] and dash["lost"] == 0, dash
+    for run_ in results["throughput"]:
+        assert run_["settled"] == run_["payments"], run_
+        if doc["mode"] == "redis+postgresql":
+            assert run_["pushed"] == run_["settled"], run_
+    if before is not None:
+        assert bench_databases() == before, "the bench left its database behind"
