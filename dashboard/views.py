@@ -190,6 +190,7 @@ def payment_detail(request: HttpRequest, reference) -> HttpResponse:
     payment = _payment_or_404(reference)
     context = {
         **row_context(payment_snapshot(payment)),
+        "payment": payment,
         "logs": PaymentLog.objects.filter(payment=payment).order_by("created_at", "id"),
         "reasons": REASONS,
         "default_reason": DEFAULT_FAIL_REASON,
@@ -219,9 +220,9 @@ def payment_force(request: HttpRequest, reference) -> HttpResponse:
     outcome = request.POST.get("outcome", "")
     reason = request.POST.get("reason", "") or DEFAULT_FAIL_REASON
     if outcome not in (Payment.Status.SUCCESSFUL, Payment.Status.FAILED):
-        return toast("Choose an outcome: successful or failed.", level="error", status=400)
+        return toast("Choose an outcome: successful or failed.", level="error", status=422)
     if outcome == Payment.Status.FAILED and reason not in outcomes.REASONS:
-        return toast(f"Unknown MoMo reason code: {reason[:48]}.", level="error", status=400)
+        return toast(f"Unknown MoMo reason code: {reason[:48]}.", level="error", status=422)
     try:
         payment = services.payment_force(payment=payment, outcome=outcome, reason=reason, actor=actor_of(request))
     except services.PaymentError:
@@ -277,5 +278,5 @@ def settings_save(request: HttpRequest) -> HttpResponse:
         config = settings_snapshot(simulator_settings())
         panel = render_partial(SETTINGS, settings_context(config, form), oob=True)
         first = next(iter(form.errors.values()))[0]
-        return toast(first, level="error", status=400, extra=panel)
+        return toast(first, level="error", status=422, extra=panel)
     return _settings_answer(request, "Settings saved; every worker applies them now.", **form.cleaned_data)

@@ -61,7 +61,7 @@ def test_it_shows_a_payment_with_its_whole_log_as_a_timeline(staff):
 def test_it_refuses_a_bad_force_in_words_and_changes_nothing(staff, data, words):
     payment = make_payment()
     response = staff.post(f"/dashboard/payments/{payment.reference}/force/", data)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert words in response.content.decode()
     payment.refresh_from_db()
     assert (payment.status, payment.version) == ("processing", 1)
@@ -96,7 +96,7 @@ def test_it_refuses_bad_settings_in_words_and_changes_nothing(staff, field, valu
     before = simulator_settings().version
     data = {"timeout_seconds": "5", "success_rate": "0.8", "expiry_seconds": "60", field: value}
     response = staff.post("/dashboard/settings/", data)
-    assert response.status_code == 400
+    assert response.status_code == 422
     body = response.content.decode()
     assert words in body
     assert f'id="settings-{field}"' in body and 'aria-invalid="true"' in body  # the panel shows it by the field

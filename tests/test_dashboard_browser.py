@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from payments.models import Payment, PaymentLog
+from payments.models import Payment, PaymentLog, SimulatorSettings
 from payments.services import payment_force
 from tests.factories import make_payment
 from tests.support import wait_for
@@ -117,5 +117,46 @@ def test_it_answers_the_losing_click_with_already_settled(start_demo, browser):
         expect(row.get_by_role("button")).to_have_count(0)
         payment.refresh_from_db()
         assert (payment.status, payment.version) == ("successful", 2)
+    finally:
+        page.context.close()
+
+
+def test_it_steers_the_simulator_and_filters_without_a_reload(start_demo, browser):
+    server = start_demo(120)
+    wanted, other = make_payment("46733123451"), make_payment("46733123499")
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    try:
+        log_in(page, server.base_url)
+        page.evaluate("window.__sameDocument = true")
+        panel = page.locator("#settings-panel")
+
+        page.locator("#settings-success_rate").fill("7")
+        page.get_by_role("button", name="Apply").click()
+        expect(panel.locator(".error")).to_have_text("Success rate must be between 0 and 1: 0.9 means 9 in 10 succeed.")
+        expect(page.locator("#toasts")).to_contain_text("Success rate must be between 0 and 1")
+        page.locator("#settings-success_rate").fill("0.5")
+        page.locator("#settings-timeout_seconds").fill("45")
+        page.get_by_role("button", name="Apply").click()
+        expect(page.locator("#toasts")).to_contain_text("Settings saved")
+        expect(page.locator("#settings-timeout_seconds")).to_have_value("45")
+        expect(panel.locator(".error")).to_have_count(0)
+
+        page.get_by_role("button", name="Pause auto-settlement").click()
+        expect(panel).to_have_attribute("data-paused", "true")
+        page.get_by_role("button", name="Resume auto-settlement").click()
+        expect(panel).to_have_attribute("data-paused", "false")
+
+        page.locator("#search").fill("+46733123451")
+        expect(page.locator(f"#row-{other.reference}")).to_have_count(0)
+        expect(page.locator(f"#row-{wanted.reference}")).to_be_visible()
+        page.locator("#status-filter").select_option("successful")
+        expect(page.locator("#payment-rows > [role=row]")).to_have_count(0)
+        expect(page).to_have_url(re.compile(r"status=successful"))
+        assert page.evaluate("window.__sameDocument === true"), "the dashboard was reloaded"
+
+        config = SimulatorSettings.objects.get(pk=1)
+        assert (config.success_rate, config.timeout_seconds, config.paused) == (0.5, 45, False)
+        actors = set(PaymentLog.objects.filter(event="config").exclude(actor="command").values_list("actor", flat=True))
+        assert actors == {"operator:operator"}
     finally:
         page.context.close()

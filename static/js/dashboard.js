@@ -25,9 +25,10 @@
   document.addEventListener("htmx:wsAfterMessage", tick);
   document.addEventListener("htmx:afterSettle", tick);
 
-  // Views answer a lost race (409), bad input (400) or an unknown payment (404) with a
-  // toast; htmx would drop 4xx bodies by default.
-  var SHOWN = [400, 404, 409];
+  // Views answer a lost race (409), bad input (422) or an unknown payment (404) with a
+  // toast; htmx would drop 4xx bodies by default. (Not 400: in DEBUG, django-htmx's script
+  // shows a 400 answer as a whole error page.)
+  var SHOWN = [404, 409, 422];
   document.addEventListener("htmx:beforeSwap", function (evt) {
     if (SHOWN.indexOf(evt.detail.xhr.status) >= 0) {
       evt.detail.shouldSwap = true;
