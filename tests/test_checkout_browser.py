@@ -60,7 +60,7 @@ def test_it_flips_to_payment_successful_without_a_reload(start_demo, page, artif
     page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
     payment = pay(page, server.base_url)
     expect(page.get_by_role("heading", name=WAITING)).to_be_visible()
-    expect(page.get_by_text("Settling in about")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Settling (in about \d+ s|now)"))).to_be_visible()
     expect(page.get_by_text("Gorilla trekking permit")).to_be_visible()
     expect_live(page)
     mark_document(page)
@@ -136,6 +136,47 @@ def test_it_reconnects_after_the_server_closes_an_idle_socket(start_demo, page):
     # The command's push goes nowhere (another process, in-memory layer); the page learns
     # the result from the snapshot of its next reconnect.
     expect(page.get_by_text("There is not enough money in the account.")).to_be_visible(timeout=15_000)
+    assert_same_document(page)
+
+
+@pytest.mark.parametrize(
+    "comeback",
+    ["window.dispatchEvent(new Event('online'))", "document.dispatchEvent(new Event('visibilitychange'))"],
+    ids=["network-back", "tab-shown"],
+)
+def test_it_replaces_a_silently_dead_socket_when_the_network_or_tab_comes_back(start_demo, page, comeback):
+    server = start_demo(3, "--success-rate", "1")
+    page.route("**/status/", lambda route: route.abort())  # only a socket can deliver
+    routed: list = []
+    dropped: list = []
+
+    def first_socket_dies_silently(ws) -> None:
+        server_side = ws.connect_to_server()
+        if routed:
+            return  # later sockets are forwarded as they are
+        snapshot_sent: list = []
+
+        def from_server(message) -> None:
+            if snapshot_sent:
+                dropped.append(message)  # no close, no error: the connection just went dead
+            else:
+                snapshot_sent.append(message)
+                ws.send(message)
+
+        server_side.on_message(from_server)
+        routed.append(ws)
+
+    page.route_web_socket(re.compile(r"/ws/"), first_socket_dies_silently)
+    payment = pay(page, server.base_url)
+    expect_live(page)
+    mark_document(page)
+    wait_for(lambda: Payment.objects.get(pk=payment.pk).status == "successful", timeout=15, what="settlement")
+    # page.evaluate lets Playwright run the route handler, which drops the pushed result.
+    wait_for(lambda: page.evaluate("1") and dropped, timeout=10, what="the push to be lost")
+    expect(page.get_by_role("heading", name=WAITING)).to_be_visible()
+
+    page.evaluate(comeback)
+    expect(page.get_by_role("heading", name="Payment successful")).to_be_visible(timeout=10_000)
     assert_same_document(page)
 
 

@@ -43,7 +43,9 @@
   }
   htmx.config.wsReconnectDelay = reconnectDelay;
 
-  var state = { section: null, socket: null, fallbackTimer: null, finished: false };
+  var state = { section: null, fallbackTimer: null, finished: false };
+  // Socket element -> the socket htmx opened last for it, and how to replace that socket.
+  var sockets = new Map();
 
   function statusElement() {
     return state.section && document.querySelector(state.section.dataset.target);
@@ -104,8 +106,12 @@
     state.finished = true;
     stopPolling();
     var connector = state.section.querySelector("[ws-connect]");
-    if (connector) connector.remove();
-    if (state.socket && state.socket.readyState <= WebSocket.OPEN) state.socket.close();
+    if (connector) {
+      connector.remove();
+      var entry = sockets.get(connector);
+      if (entry && entry.socket) entry.socket.close();
+      sockets.delete(connector);
+    }
     document.body.dataset.ws = "done";
   }
 
@@ -122,7 +128,22 @@
 
   document.addEventListener("htmx:wsOpen", function (evt) {
     document.body.dataset.ws = "open";
-    if (onPaymentPage(evt)) state.socket = evt.detail.event.target;
+    sockets.set(evt.target, { socket: evt.detail.event.target, reconnect: evt.detail.socketWrapper.reconnect });
+  });
+
+  // A socket can die without a close event (the laptop slept, the network changed): it
+  // then just stays silent. When the network comes back or the tab is shown again,
+  // replace every socket; the new one starts with a fresh snapshot.
+  function renewSockets() {
+    sockets.forEach(function (entry, elt) {
+      if (!document.body.contains(elt)) return sockets.delete(elt);
+      entry.socket = null; // the old socket's close, whenever it comes, is not news
+      entry.reconnect();
+    });
+  }
+  window.addEventListener("online", renewSockets);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") renewSockets();
   });
 
   var closes = new WeakMap(); // socket element -> closes since it last delivered
@@ -143,6 +164,9 @@
   document.addEventListener("htmx:wsClose", function (evt) {
     var elt = evt.target;
     if ((onPaymentPage(evt) && state.finished) || !document.body.contains(elt)) return;
+    var entry = sockets.get(elt);
+    if (entry && entry.socket !== evt.detail.event.target) return; // a replaced socket
+    sockets.delete(elt);
     document.body.dataset.ws = "closed";
     // Daphne closes idle sockets without a code (1005) and htmx would leave those closed:
     // reconnect after any close. The server sends a fresh snapshot on every connect.
