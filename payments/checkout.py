@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -89,22 +89,30 @@ def status_context(snapshot: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _snapshot_or_404(reference) -> dict[str, Any]:
+def _snapshot(reference) -> dict[str, Any] | None:
     payment = payment_by_reference(reference)
-    if payment is None:
-        raise Http404("No payment with that reference.")
-    return payment_snapshot(payment)
+    return payment_snapshot(payment) if payment else None
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    # Rendered here rather than raising Http404, so a customer with a wrong link gets the
+    # real 404 page in the DEBUG demo too, not Django's technical one.
+    return render(request, "404.html", status=404)
 
 
 @require_GET
 def payment_page(request: HttpRequest, reference) -> HttpResponse:
-    snapshot = _snapshot_or_404(reference)
+    snapshot = _snapshot(reference)
+    if snapshot is None:
+        return _not_found(request)
     return render(request, "payments/pay.html", status_context(snapshot))
 
 
 @require_GET
 def payment_status(request: HttpRequest, reference) -> HttpResponse:
     """The status fragment, for the polling fallback; 286 stops htmx polling at a final state."""
-    snapshot = _snapshot_or_404(reference)
+    snapshot = _snapshot(reference)
+    if snapshot is None:
+        return _not_found(request)
     status = 200 if snapshot["status"] == "processing" else STOP_POLLING
     return render(request, STATUS_PARTIAL, status_context(snapshot), status=status)

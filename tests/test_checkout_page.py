@@ -144,9 +144,17 @@ def test_it_serves_the_status_fragment_with_200_while_processing_and_286_when_fi
     assert "Payment successful" in final.content.decode()
 
 
-@pytest.mark.parametrize("path", ["/pay/{ref}/", "/pay/{ref}/status/", "/pay/not-a-reference/"])
-def test_it_answers_an_unknown_reference_with_the_404_page(client, path):
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug-demo"])
+@pytest.mark.parametrize("path", ["/pay/{ref}/", "/pay/{ref}/status/"])
+def test_it_answers_an_unknown_reference_with_the_404_page(client, settings, path, debug):
+    settings.DEBUG = debug  # the demo runs with DEBUG on: the customer still gets the real page
     response = client.get(path.format(ref=uuid.uuid4()))
     assert response.status_code == 404
     html = response.content.decode()
     assert "Not found" in html and "Start a new payment" in html
+
+
+def test_it_answers_a_malformed_reference_with_the_404_page(client):
+    response = client.get("/pay/not-a-reference/")
+    assert response.status_code == 404
+    assert "Start a new payment" in response.content.decode()
