@@ -133,7 +133,8 @@ class Run:
                 for payment in payments_in(json.loads(text)):
                     ref = payment["reference"]
                     if payment["status"] != "processing" and ref in self.expect:
-                        self.note_final(f"{index}:{ref}", payment, now)
+                        # Keyed per dashboard, unique across client processes.
+                        self.note_final(f"{self.spec['first'] + index}:{ref}", payment, now)
         except Exception:
             pass
         if not self.stop.is_set():

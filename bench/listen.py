@@ -29,25 +29,30 @@ async def listen(spec: dict) -> dict:
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(DASHBOARD_GROUP, channel)
-    say("READY", {"channel": channel})
     stop = asyncio.Event()
-    reader = asyncio.ensure_future(_stop_on_stdin(stop))  # referenced: the loop holds tasks weakly
-    deadline = time.monotonic() + spec["deadline"]
-    said_done = False
-    while not stop.is_set() and time.monotonic() < deadline:
-        try:
-            message = await asyncio.wait_for(layer.receive(channel), timeout=0.1)
-        except asyncio.TimeoutError:
-            continue
-        payment = message.get("payment") or {}
-        ref = payment.get("reference")
-        if ref in expect and ref not in seen and payment.get("status") != "processing":
-            seen[ref] = round((time.time() - settled_epoch(payment)) * 1000, 3)
-            if not said_done and len(seen) == len(expect):
-                say("DONE", {"seen": len(seen)})
-                said_done = True
-    reader.cancel()
-    return {"mode": "listen", "latency_ms": seen}
+
+    async def count() -> None:
+        # Never wrap receive() in a timeout: the pub/sub layer unsubscribes a channel whose
+        # receive is cancelled, and drops what arrives until the next receive.
+        while True:
+            message = await layer.receive(channel)
+            payment = message.get("payment") or {}
+            ref = payment.get("reference")
+            if ref in expect and ref not in seen and payment.get("status") != "processing":
+                seen[ref] = round((time.time() - settled_epoch(payment)) * 1000, 3)
+                if len(seen) == len(expect):
+                    say("DONE", {"seen": len(seen)})
+
+    # Both referenced: the loop holds tasks weakly.
+    tasks = [asyncio.ensure_future(count()), asyncio.ensure_future(_stop_on_stdin(stop))]
+    say("READY", {"channel": channel})
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=spec["deadline"])
+    except asyncio.TimeoutError:
+        pass
+    for task in tasks:
+        task.cancel()
+    return {"mode": "listen", "latency_ms": dict(seen)}
 
 
 async def _stop_on_stdin(stop: asyncio.Event) -> None:

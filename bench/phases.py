@@ -228,8 +228,8 @@ def dashboard_run(stack: Stack, workdir: Path, plan: Plan, count: int, cookie: s
     sizes = [count // parts + (1 if i < count % parts else 0) for i in range(parts)]
     refs_file = workdir / f"dashboards-{count}.refs.json"
     procs = [
-        ClientProc("bench.clients", {"mode": "dashboards", "port": stack.port, "count": size, "cookie": cookie,
-                                     "expect_file": str(refs_file), "deadline": 240},
+        ClientProc("bench.clients", {"mode": "dashboards", "port": stack.port, "count": size, "first": sum(sizes[:i]),
+                                     "cookie": cookie, "expect_file": str(refs_file), "deadline": 240},
                    workdir=workdir, env=stack.env(), name=f"dashboards-{count}-{i}")
         for i, size in enumerate(sizes)
     ]
