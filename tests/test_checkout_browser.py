@@ -115,9 +115,9 @@ def test_it_reconnects_after_a_server_restart_and_shows_what_settled_meanwhile(s
     expect(page.locator("body")).to_have_attribute("data-ws", "done")
 
 
-def test_it_reconnects_after_the_server_closes_an_idle_socket(start_demo, page):
+def test_it_reconnects_each_time_daphne_closes_the_socket_at_websocket_timeout(start_demo, page):
     # Daphne closes a socket older than WEBSOCKET_TIMEOUT with a normal close (no code),
-    # which htmx's ws extension would leave closed.
+    # which htmx's ws extension would leave closed: the page must reconnect every time.
     server = start_demo(60, WEBSOCKET_TIMEOUT="2")
     page.add_init_script(
         """

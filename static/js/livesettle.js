@@ -168,7 +168,8 @@
     if (entry && entry.socket !== evt.detail.event.target) return; // a replaced socket
     sockets.delete(elt);
     document.body.dataset.ws = "closed";
-    // Daphne closes idle sockets without a code (1005) and htmx would leave those closed:
+    // Daphne closes every socket WEBSOCKET_TIMEOUT s after it opened, without a code (the
+    // browser reports 1005), and htmx would leave those closed:
     // reconnect after any close. The server sends a fresh snapshot on every connect.
     if (SELF_RETRIED.indexOf(evt.detail.event.code) < 0) {
       var attempt = closes.get(elt) || 0;
