@@ -10,6 +10,7 @@ import asyncio
 import json
 import random
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -66,6 +67,69 @@ def private_redis(tmp_path):
     server.stop()
 
 
+class TcpProxy:
+    """A TCP forwarder a test can cut (every connection dropped, new ones refused) and restore:
+    an outage of the service behind it, as the app sees it, without stopping the real one."""
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        self.port = free_port()
+        self.target = (target_host, target_port)
+        self.sockets: set[socket.socket] = set()
+        self.lock = threading.Lock()
+        self.up = threading.Event()
+        self.restore()
+
+    def restore(self) -> None:
+        listener = socket.create_server(("127.0.0.1", self.port))
+        listener.settimeout(0.1)
+        self.up.set()
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        self.up.clear()
+        wait_for(lambda: not port_open(self.port), timeout=5, what="the proxy to stop listening")
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        with listener:
+            while self.up.is_set():
+                try:
+                    client, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                try:
+                    upstream = socket.create_connection(self.target, timeout=5)
+                except OSError:
+                    client.close()
+                    continue
+                upstream.settimeout(None)
+                client.settimeout(None)
+                with self.lock:
+                    self.sockets |= {client, upstream}
+                for src, dst in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+
+
 class Server:
     """One Daphne process, as production runs it (listen backlog raised)."""
 
@@ -93,33 +157,37 @@ class Server:
         wait_for(lambda: not port_open(self.port), timeout=10, what="the port to close")
         self.start()
 
-    def get(self, path: str) -> tuple[int, Any]:
+    def request(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        """GET (or POST `body` as JSON); returns the status and the JSON (or text) answer."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base_url + path, data=data, headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(self.base_url + path, timeout=10) as response:
-                return response.status, json.loads(response.read() or b"null")
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, raw = response.status, response.read()
         except urllib.error.HTTPError as error:
-            body = error.read()
-            try:
-                return error.code, json.loads(body)
-            except ValueError:
-                return error.code, body.decode(errors="replace")
+            status, raw = error.code, error.read()
+        try:
+            return status, json.loads(raw or b"null")
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
+    def get(self, path: str) -> tuple[int, Any]:
+        return self.request(path)
 
     def create_payment(self, phone: str = "46733123499") -> dict[str, Any]:
-        body = json.dumps({"amount": "12.50", "currency": "EUR", "phone_number": phone}).encode()
-        request = urllib.request.Request(
-            self.base_url + "/api/payments/", data=body, headers={"Content-Type": "application/json"}
+        status, payment = self.request(
+            "/api/payments/", {"amount": "12.50", "currency": "EUR", "phone_number": phone}
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 201
-            return json.loads(response.read())
+        assert status == 201, (status, payment)
+        return payment
 
 
 class Stack:
     """Daphne and worker processes sharing one PostgreSQL database and one Redis."""
 
-    def __init__(self, tmp_path: Path, database_url: str, redis_url: str, **env: str) -> None:
+    def __init__(self, tmp_path: Path, database_url: str, redis_url: str, check_url: str | None = None, **env: str) -> None:
         self.tmp_path = tmp_path
-        self.database_url = database_url
+        self.database_url = check_url or database_url  # the test's own queries (past any proxy)
         self.env = child_env(
             DATABASE_URL=database_url, REDIS_URL=redis_url, DEMO_OPERATOR_PASSWORD=OPERATOR_PASSWORD,
             API_CREATE_RATE="100000/min", **env,
@@ -181,8 +249,8 @@ class Stack:
 def stack_factory(tmp_path):
     stacks: list[Stack] = []
 
-    def make(database_url: str, redis_url: str, **env: str) -> Stack:
-        stack = Stack(tmp_path, database_url, redis_url, **env)
+    def make(database_url: str, redis_url: str, check_url: str | None = None, **env: str) -> Stack:
+        stack = Stack(tmp_path, database_url, redis_url, check_url, **env)
         stacks.append(stack)
         return stack
 
@@ -326,26 +394,6 @@ def assert_each_settled_exactly_once(stack: Stack, expected: int) -> None:
     assert {status for status, _, _ in rows} <= {"successful", "failed"}
     assert {version for _, version, _ in rows} == {2}
     assert {finals for _, _, finals in rows} == {1}, "some payment was settled twice, or not logged"
-
-
-def create_payments(stack: Stack, count: int) -> None:
-    """`count` payments through the service, as fast as one process goes (a burst).
-
-    Run from inside an event loop, as under Daphne: the broadcasts then reuse the loop's
-    Redis connection instead of opening one per payment.
-    """
-    stack.script(
-        "import asyncio\n"
-        "from decimal import Decimal\n"
-        "from asgiref.sync import sync_to_async\n"
-        "from payments.services import payment_create\n"
-        "def burst():\n"
-        f"    for _ in range({count}):\n"
-        "        payment_create(amount=Decimal('10'), currency='EUR', phone_number='46733123499', actor='test')\n"
-        "async def main():\n"
-        "    await sync_to_async(burst)()\n"
-        "asyncio.run(main())\n"
-    )
 
 
 def create_due_backlog(stack: Stack, count: int, *, due_in: float = -1.0, spread: float = 0.0) -> list[str]:

@@ -27,7 +27,7 @@ def test_it_brings_every_page_back_to_the_database_state_after_a_redis_restart(
     # Ten payments settle while Redis is down, ten after it is back.
     stack.settle_after(4)
     during = [servers[i % 2].create_payment()["reference"] for i in range(10)]
-    stack.settle_after(14)
+    stack.settle_after(9)
     after = [servers[i % 2].create_payment()["reference"] for i in range(10)]
     references = during + after
     checkouts = [pages.checkout(servers[i % 2], ref) for i, ref in enumerate(references)]

@@ -4,7 +4,7 @@ import pytest
 
 from tests.scaleout import (  # noqa: F401 (fixtures)
     assert_each_settled_exactly_once,
-    create_payments,
+    create_due_backlog,
     private_redis,
     processing_count,
     stack_factory,
@@ -18,14 +18,13 @@ def test_it_settles_1000_payments_with_three_workers_each_once_within_a_second_o
     postgres_url, private_redis, stack_factory
 ):
     stack = stack_factory(postgres_url, private_redis.url)
-    stack.settle_after(4)
     workers = [stack.worker(f"worker-{i}") for i in range(3)]
     wait_for(
         lambda: stack.sql("SELECT count(*) FROM payments_workerheartbeat")[0][0] == 3,
         timeout=20, what="three workers to beat",
     )
 
-    create_payments(stack, 1000)
+    create_due_backlog(stack, 1000, due_in=3, spread=2)  # 500 falling due per second
     wait_for(lambda: processing_count(stack) == 0, timeout=30, interval=0.25, what="every payment to settle")
 
     assert_each_settled_exactly_once(stack, 1000)
