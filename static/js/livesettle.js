@@ -169,8 +169,8 @@
     sockets.delete(elt);
     document.body.dataset.ws = "closed";
     // Daphne closes every socket WEBSOCKET_TIMEOUT s after it opened, without a code (the
-    // browser reports 1005), and htmx would leave those closed:
-    // reconnect after any close. The server sends a fresh snapshot on every connect.
+    // browser reports 1005), and htmx would leave it closed: reconnect after any close.
+    // The server sends a fresh snapshot on every connect.
     if (SELF_RETRIED.indexOf(evt.detail.event.code) < 0) {
       var attempt = closes.get(elt) || 0;
       closes.set(elt, attempt + 1);
@@ -188,7 +188,7 @@
     }
   });
 
-  document.addEventListener("htmx:afterSettle", function (evt) {
+  document.addEventListener("htmx:afterSettle", function () {
     if (state.section) finishIfFinal();
   });
 })();
