@@ -129,10 +129,12 @@ class StatsHub:
         for member in list(self.members):
             if member.as_json:
                 as_json = as_json or json.dumps({"type": "stats", "stats": stats})
-                await member.send(text_data=as_json)
             else:
                 html = html or _render_stats(stats)
-                await member.send(text_data=html)
+            try:
+                await member.send(text_data=as_json if member.as_json else html)
+            except Exception as exc:  # a socket closing right now; its disconnect() removes it
+                logger.info("dashboard stats not sent (%s)", type(exc).__name__)
 
 
 _hub: StatsHub | None = None

@@ -160,3 +160,20 @@ def test_it_steers_the_simulator_and_filters_without_a_reload(start_demo, browse
         assert actors == {"operator:operator"}
     finally:
         page.context.close()
+
+
+def test_it_resyncs_after_a_server_restart_without_a_reload(start_demo, browser):
+    server = start_demo(120)
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    try:
+        log_in(page, server.base_url)
+        page.evaluate("window.__sameDocument = true")
+        server.stop()
+        expect(page.locator("body")).to_have_attribute("data-ws", "closed", timeout=10_000)
+        missed = make_payment("46733123454")  # created while no server could push it
+        server.start()
+        expect(page.locator(f"#row-{missed.reference}")).to_be_visible(timeout=20_000)
+        expect(counter(page, "processing")).to_have_text("1")
+        assert page.evaluate("window.__sameDocument === true"), "the dashboard was reloaded"
+    finally:
+        page.context.close()
