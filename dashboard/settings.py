@@ -249,6 +249,9 @@ LOGGING = {
     "loggers": {
         "payments": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
         "consumers": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+        # The pool warns on every failed reconnect; an outage is already reported once, in
+        # words (the 503, /healthz, the worker's log, a command's one-line error).
+        "psycopg.pool": {"level": "ERROR"},
     },
 }
 SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
