@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from bench import control
 from bench.control import ClientProc, all_ready, expect_all
-from bench.stack import CpuMeter, Stack, wait_until
+from bench.stack import CpuMeter, RolesMeter, Stack, wait_until
 
 LATE_MS = 250.0  # a dashboard update later than this counts as late
 
@@ -25,6 +27,7 @@ class Plan:
     settle_window: float = 8.0  # seconds of settling measured per run
     idle_window: float = 5.0
     poll_period: float = 2.0
+    poll_grace: float = 15.0  # after the last settlement, how long a poll may take to see it
     sockets: tuple[int, ...] = (1000, 5000, 10000)
     # Daphne pings each socket every 20 s, spread over time: half a round per window.
     sockets_idle_window: float = 10.0
@@ -48,6 +51,7 @@ QUICK = Plan(
     throughput_spread=0.5,
     throughput_workers=(1, 2),
     layer_compare_n=200,
+    poll_grace=30.0,  # the smoke test asserts every poll saw its settlement: be patient
 )
 
 
@@ -66,6 +70,15 @@ def dist(values: list[float]) -> dict[str, Any]:
 def punctuality(refs: list[str]) -> dict[str, Any]:
     """settled_at - settle_at, in ms, for the payments of `refs` that settled."""
     return dist([(done - due) * 1000 for due, done in control.settlement_times(refs)])
+
+
+def _roles(stack: Stack, procs: list[ClientProc]) -> RolesMeter:
+    """Who spends the CPU in a window: the server, the workers, the clients, the services."""
+    return RolesMeter({
+        "daphne": [stack.server.ps],
+        "workers": [w.ps for w in stack.workers],
+        "clients": [psutil.Process(p.popen.pid) for p in procs],
+    })
 
 
 def _split(items: list[Any], parts: int) -> list[list[Any]]:
@@ -104,8 +117,10 @@ def push_run(stack: Stack, workdir: Path, plan: Plan, n: int, label: str) -> dic
     start = control.schedule(settling, rate=plan.push_rate, start_in=1.0)
     wait_until(lambda: time.time() >= start.timestamp(), timeout=5, what="the first settlement")
     cpu.start()
+    roles = _roles(stack, procs)
     expect_all(procs, "DONE", timeout=len(settling) / plan.push_rate + 30)
     busy = cpu.read()
+    by_role = roles.read()
     results = [proc.finish() for proc in procs]
     seen = _merge_latency(results)
     opened = {ref for r in results for ref in r["open_refs"]}
@@ -125,6 +140,7 @@ def push_run(stack: Stack, workdir: Path, plan: Plan, n: int, label: str) -> dic
         "settled_unconnected": len(expect - opened),
         "server_cpu_idle": idle,
         "server_cpu_settling": busy,
+        "cpu_by_role": by_role,
         "punctuality_ms": punctuality(settling),
     }
 
@@ -153,7 +169,7 @@ def poll_run(stack: Stack, workdir: Path, plan: Plan, n: int) -> dict[str, Any]:
     wait_until(lambda: time.time() >= start.timestamp(), timeout=5, what="the first settlement")
     cpu.start()
     # Bounded: past this a poll that has not seen its settlement counts as not seen in time.
-    expect_all(procs, "DONE", timeout=len(settling) / plan.push_rate + 15)
+    expect_all(procs, "DONE", timeout=len(settling) / plan.push_rate + plan.poll_grace)
     busy = cpu.read()
     results = [proc.finish() for proc in procs]
     seen = _merge_latency(results)
@@ -243,8 +259,10 @@ def dashboard_run(stack: Stack, workdir: Path, plan: Plan, count: int, cookie: s
     start = control.schedule(refs, rate=plan.dashboard_rate, start_in=1.0)
     wait_until(lambda: time.time() >= start.timestamp(), timeout=5, what="the first settlement")
     cpu.start()
+    roles = _roles(stack, procs)
     expect_all(procs, "DONE", timeout=len(refs) / plan.dashboard_rate + 20)
     busy = cpu.read()
+    by_role = roles.read()
     results = [proc.finish() for proc in procs]
     seen = _merge_latency(results)
     latencies = list(seen.values())
@@ -259,6 +277,7 @@ def dashboard_run(stack: Stack, workdir: Path, plan: Plan, count: int, cookie: s
         "late": sum(1 for ms in latencies if ms > LATE_MS),
         "messages": sum(r["messages"] for r in results),
         "server_cpu_settling": busy,
+        "cpu_by_role": by_role,
         "punctuality_ms": punctuality(refs),
     }
 
@@ -278,8 +297,15 @@ def throughput_run(stack: Stack, workdir: Path, plan: Plan, workers: int) -> dic
         stack.start_workers(workers)
         pids = [w.popen.pid for w in stack.workers]
         wait_until(lambda: control.workers_beating(pids), timeout=60, what=f"{workers} workers' heartbeats")
+    lo, hi = control.pk_range(refs)
     start = control.schedule(refs, rate=len(refs) / plan.throughput_spread, start_in=1.5)
-    wait_until(lambda: control.processing_count(refs) == 0, timeout=240, interval=0.25, what="the backlog to drain")
+    roles = {"workers": [w.ps for w in stack.workers] or [stack.server.ps]}
+    if listener is not None:
+        roles["listener"] = [psutil.Process(listener.popen.pid)]
+    wait_until(lambda: time.time() >= start.timestamp(), timeout=5, what="the first due time")
+    meter = RolesMeter(roles)
+    wait_until(lambda: control.processing_between(lo, hi) == 0, timeout=240, interval=0.5, what="the backlog to drain")
+    cpu = meter.read()
     pushed: dict[str, float] = {}
     if listener is not None:
         listener.expect("DONE", timeout=20)
@@ -298,4 +324,5 @@ def throughput_run(stack: Stack, workdir: Path, plan: Plan, workers: int) -> dic
         "pushed": len(pushed) if listener else None,
         "push_lag_ms": dist(list(pushed.values())) if listener else None,
         "punctuality_ms": dist([(done - due) * 1000 for due, done in times]),
+        "cpu_while_draining": cpu,
     }

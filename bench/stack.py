@@ -230,6 +230,50 @@ class CpuMeter:
         }
 
 
+class RolesMeter:
+    """CPU per wall second of each role (worker processes, PostgreSQL, Redis, ...) over a window.
+
+    PostgreSQL and Redis are found by process name; a backend that starts and ends
+    inside the window is missed (the pool keeps them for the whole window in practice).
+    """
+
+    def __init__(self, roles: dict[str, list[psutil.Process]]) -> None:
+        self.roles = {
+            **roles,
+            "postgresql": _named("postgres"),
+            "redis": _named("redis-server"),
+        }
+        self._start = self._totals()
+        self._wall = time.monotonic()
+        self._machine = psutil.cpu_times()
+
+    def _totals(self) -> dict[tuple[str, int], float]:
+        totals = {}
+        for role, procs in self.roles.items():
+            for proc in procs:
+                try:
+                    times = proc.cpu_times()
+                except psutil.Error:
+                    continue
+                totals[(role, proc.pid)] = times.user + times.system
+        return totals
+
+    def read(self) -> dict[str, float]:
+        end, wall = self._totals(), time.monotonic() - self._wall
+        machine = psutil.cpu_times()
+        per_role: dict[str, float] = {role: 0.0 for role in self.roles}
+        for key, value in end.items():
+            per_role[key[0]] += value - self._start.get(key, value)
+        busy = sum(machine) - machine.idle - sum(self._machine) + self._machine.idle
+        result = {role: round(cpu / wall, 3) for role, cpu in per_role.items()}
+        result["machine_busy_cores"] = round(busy / wall, 3)
+        return result
+
+
+def _named(name: str) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == name]
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     try:
