@@ -2,7 +2,8 @@
 
 Fan-out without a query per dashboard per update:
 - payment and settings changes are rendered from the message's snapshot (and each payment
-  version once per process, `consumers/rendering.py`);
+  version once per process, `consumers/rendering.py`); under load an HTML page's row
+  changes share one frame per `ROW_FRAME_GAP` (JSON clients get one message per change);
 - the counters come from one `StatsHub` per server process (per event loop): a payment
   change marks it dirty, and it recomputes `dashboard_stats()` at most once per
   `STATS_MIN_GAP` seconds (longer when the read itself is slow: at most `STATS_MAX_SHARE`
@@ -37,6 +38,7 @@ logger = logging.getLogger("consumers.dashboard")
 STATS_MIN_GAP = 1.0
 STATS_MAX_SHARE = 0.1  # at most this share of wall time spent reading the counters
 STATS_IDLE_REFRESH = 5.0
+ROW_FRAME_GAP = 0.1  # seconds between HTML frames of row changes under load
 JSON_VERSIONS_KEPT = 10_000  # bounds memory per JSON client; far more than are in flight at once
 
 
@@ -165,6 +167,10 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         # JSON clients: the last version sent per payment, least recently changed first.
         self.versions: OrderedDict[str, int] = OrderedDict()
         self.cutoff: datetime | None = None
+        # HTML row fragments waiting for the next frame (see _send_rows).
+        self.pending: list[str] = []
+        self.flusher: asyncio.Future | None = None
+        self.last_rows_sent = 0.0
         # Join first, then read: a change committed in between arrives as a message and is
         # dropped by version if the snapshot already holds it.
         await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
@@ -178,6 +184,7 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         resync.unwatch(self)
         if self.joined:
+            self._drop_pending_rows()
             stats_hub().leave(self)
             await self.channel_layer.group_discard(DASHBOARD_GROUP, self.channel_name)
 
@@ -232,14 +239,39 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             if snapshot["version"] <= shown[0]:
                 return  # never an older (or the same) version after a newer one
             self.rows[reference] = (snapshot["version"], shown[1])
-            await self.send(text_data=_render_row(snapshot))
+            await self._send_rows(_render_row(snapshot))
             return
         created = _created(snapshot)
         if not self.filter.matches(snapshot) or (self.cutoff is not None and created <= self.cutoff):
             return  # filtered out, or too old to be on the page
         self.rows[reference] = (snapshot["version"], created)
         evicted = self._trim()
-        await self.send(text_data=_insert(_render_row(snapshot)) + "".join(_delete(r) for r in evicted))
+        await self._send_rows(_insert(_render_row(snapshot)) + "".join(_delete(r) for r in evicted))
+
+    async def _send_rows(self, fragments: str) -> None:
+        """Row changes go out at once when the socket is quiet, else gathered into one frame
+        per ROW_FRAME_GAP: at hundreds of settlements a second a browser applies a few
+        frames a second, not hundreds, and the server frames a few messages, not hundreds.
+        Fragments keep their order, so the last change of a row is the one that stays."""
+        if self.flusher is None and time.monotonic() - self.last_rows_sent >= ROW_FRAME_GAP:
+            self.last_rows_sent = time.monotonic()
+            await self.send(text_data=fragments)
+            return
+        self.pending.append(fragments)
+        if self.flusher is None:
+            self.flusher = asyncio.ensure_future(self._flush_rows())
+
+    async def _flush_rows(self) -> None:
+        await asyncio.sleep(max(0.0, self.last_rows_sent + ROW_FRAME_GAP - time.monotonic()))
+        text, self.pending, self.flusher = "".join(self.pending), [], None
+        self.last_rows_sent = time.monotonic()
+        if text:
+            await self.send(text_data=text)
+
+    def _drop_pending_rows(self) -> None:
+        if self.flusher is not None:
+            self.flusher.cancel()
+        self.pending, self.flusher = [], None
 
     def _trim(self) -> list[str]:
         """Keep the page at ROWS rows; an evicted row's later changes are not re-inserted."""
@@ -257,6 +289,7 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         # Read after every message this consumer has handled, so nothing on it is older.
         self.rows.clear()
         self.cutoff = None
+        self._drop_pending_rows()  # older than the snapshot below
         await self.send_snapshot(snapshot)
 
     async def settings_updated(self, event: dict[str, Any]) -> None:

@@ -61,7 +61,8 @@ def inserted(reference) -> callable:
 
 
 def row_update(reference, status: str) -> callable:
-    return lambda m: m.lstrip().startswith(f'<div id="row-{reference}"') and f"status-{status}" in m
+    """A row changing in place (row changes may share a frame, so look inside it)."""
+    return lambda m: re.search(rf'<div id="row-{reference}" class="prow status-{status}"', m) is not None
 
 
 def counter(message: str, name: str) -> str:
@@ -213,4 +214,20 @@ async def test_it_sends_a_json_client_every_change_even_off_the_page(staff_clien
     await database_sync_to_async(services.payment_force)(payment=oldest, outcome="successful", actor="test")
     message, _ = await receive_until(socket, is_json_type("payment"), what="the change off the page")
     assert json.loads(message)["payment"]["reference"] == str(oldest.reference)
+    await socket.disconnect()
+
+
+async def test_it_gathers_a_burst_of_row_changes_into_few_frames(staff_client):
+    payments = [await database_sync_to_async(make_payment)() for _ in range(30)]
+    snapshots = [await database_sync_to_async(lambda p=p: payment_snapshot(p))() for p in payments]
+    socket = await connected(staff_client)
+    await socket.receive_from(timeout=5)
+    for snapshot in snapshots:
+        settled = {**snapshot, "status": "successful", "financial_transaction_id": "1", "version": 2}
+        await get_channel_layer().group_send(DASHBOARD_GROUP, {"type": "payment.updated", "payment": settled})
+    last, before = await receive_until(socket, row_update(snapshots[-1]["reference"], "successful"), what="the last change")
+    frames = [m for m in [*before, last] if 'id="row-' in m]
+    changed = re.findall(r'<div id="row-([0-9a-f-]+)" class="prow status-successful"', "".join(frames))
+    assert changed == [s["reference"] for s in snapshots]  # every change, in order, once
+    assert len(frames) <= 5  # the first at once, the rest gathered (one frame per 0.1 s)
     await socket.disconnect()
