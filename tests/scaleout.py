@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,17 @@ import psycopg
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.support import Process, child_env, django_script, free_port, manage, missing_service, port_open, wait_for
+from tests.support import (
+    POSTGRES_ADMIN_URL,
+    Process,
+    child_env,
+    django_script,
+    free_port,
+    manage,
+    missing_service,
+    port_open,
+    wait_for,
+)
 
 OPERATOR_PASSWORD = "op-pass-123"
 TEST_CONNECTION = "scaleout-test"  # application_name of the test's own PostgreSQL connections
@@ -193,7 +204,6 @@ class Stack:
             API_CREATE_RATE="100000/min", **env,
         )
         self.processes: list[Process | Server] = []
-        manage("migrate", "--noinput", env=self.env, timeout=120)
 
     def server(self, name: str) -> Server:
         server = Server(self.env, self.tmp_path, name)
@@ -243,6 +253,36 @@ class Stack:
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated_template():
+    """One migrated PostgreSQL database per test session, copied for each test (0.3 s
+    instead of a 5 s migrate)."""
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=2)
+    except Exception as exc:
+        missing_service(f"PostgreSQL at {POSTGRES_ADMIN_URL} ({type(exc).__name__})")
+    name = f"livesettle_tmpl_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    try:
+        manage("migrate", "--noinput", env=child_env(DATABASE_URL=url), timeout=120)
+        yield name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def pg_database(migrated_template):
+    """A fresh, migrated PostgreSQL database for the test's processes; dropped afterwards."""
+    name = f"livesettle_t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"')
+    yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -2,16 +2,22 @@
 
 import pytest
 
-from tests.scaleout import pages, private_redis, stack_factory  # noqa: F401 (fixtures)
+from tests.scaleout import (  # noqa: F401 (fixtures)
+    migrated_template,
+    pages,
+    pg_database,
+    private_redis,
+    stack_factory,
+)
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
 
 def test_it_pushes_a_worker_processs_settlement_to_a_page_and_a_dashboard_on_other_servers(
-    postgres_url, private_redis, stack_factory, pages
+    pg_database, private_redis, stack_factory, pages
 ):
-    stack = stack_factory(postgres_url, private_redis.url)
+    stack = stack_factory(pg_database, private_redis.url)
     stack.settle_after(2)
     server_a, server_b = stack.server("daphne-a"), stack.server("daphne-b")
     stack.worker("worker")

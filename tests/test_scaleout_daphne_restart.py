@@ -10,7 +10,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.scaleout import pages, private_redis, stack_factory, wait_until_all_show_the_truth  # noqa: F401
+from tests.scaleout import (  # noqa: F401 (fixtures)
+    migrated_template,
+    pages,
+    pg_database,
+    private_redis,
+    stack_factory,
+    wait_until_all_show_the_truth,
+)
 from tests.support import port_open, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.browser, pytest.mark.slow]
@@ -19,9 +26,9 @@ RESULT = re.compile("Payment successful|Payment failed")
 
 
 def test_it_reconnects_and_resyncs_pages_after_their_daphne_process_restarts(
-    postgres_url, private_redis, stack_factory, pages, page
+    pg_database, private_redis, stack_factory, pages, page
 ):
-    stack = stack_factory(postgres_url, private_redis.url)
+    stack = stack_factory(pg_database, private_redis.url)
     restarted, other = stack.server("daphne-restarted"), stack.server("daphne-other")
     stack.worker("worker")
     session = stack.operator_session()

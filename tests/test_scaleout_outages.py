@@ -11,11 +11,13 @@ import time
 import pytest
 
 from tests.scaleout import (  # noqa: F401 (fixtures)
-    TcpProxy,
     assert_each_settled_exactly_once,
+    migrated_template,
+    pg_database,
     private_redis,
     processing_count,
     stack_factory,
+    TcpProxy,
 )
 from tests.support import wait_for
 
@@ -30,8 +32,8 @@ def timed(call):
     return result, time.monotonic() - started
 
 
-def test_it_says_redis_is_down_keeps_settling_and_recovers_when_it_is_back(postgres_url, private_redis, stack_factory):
-    stack = stack_factory(postgres_url, private_redis.url)
+def test_it_says_redis_is_down_keeps_settling_and_recovers_when_it_is_back(pg_database, private_redis, stack_factory):
+    stack = stack_factory(pg_database, private_redis.url)
     stack.settle_after(1)
     server = stack.server("daphne")
     worker = stack.worker("worker")
@@ -54,11 +56,11 @@ def test_it_says_redis_is_down_keeps_settling_and_recovers_when_it_is_back(postg
 
 
 def test_it_answers_503_while_postgres_is_down_and_the_worker_settles_everything_once_after(
-    postgres_url, private_redis, stack_factory
+    pg_database, private_redis, stack_factory
 ):
-    proxy = TcpProxy(int(postgres_url.rsplit(":", 1)[1].split("/")[0]))
-    proxied = postgres_url.replace(postgres_url.rsplit("@", 1)[1].split("/")[0], f"127.0.0.1:{proxy.port}")
-    stack = stack_factory(proxied, private_redis.url, check_url=postgres_url)
+    proxy = TcpProxy(int(pg_database.rsplit(":", 1)[1].split("/")[0]))
+    proxied = pg_database.replace(pg_database.rsplit("@", 1)[1].split("/")[0], f"127.0.0.1:{proxy.port}")
+    stack = stack_factory(proxied, private_redis.url, check_url=pg_database)
     stack.settle_after(2)
     server = stack.server("daphne")
     worker = stack.worker("worker")

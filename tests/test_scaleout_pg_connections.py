@@ -17,7 +17,9 @@ from tests.scaleout import (  # noqa: F401 (fixtures)
     TEST_CONNECTION,
     assert_each_settled_exactly_once,
     create_due_backlog,
+    migrated_template,
     pages,
+    pg_database,
     private_redis,
     processing_count,
     stack_factory,
@@ -74,9 +76,9 @@ def poll_burst(urls: list[str]) -> set[int]:
 
 
 def test_it_keeps_postgres_connections_bounded_and_survives_them_all_being_killed(
-    postgres_url, private_redis, stack_factory, pages
+    pg_database, private_redis, stack_factory, pages
 ):
-    stack = stack_factory(postgres_url, private_redis.url, DB_POOL_MAX_SIZE=str(POOL))
+    stack = stack_factory(pg_database, private_redis.url, DB_POOL_MAX_SIZE=str(POOL))
     servers = [stack.server(f"daphne-{i}") for i in range(SERVERS)]
     session = stack.operator_session()
     references = create_due_backlog(stack, 1000, due_in=8, spread=4)

@@ -9,7 +9,14 @@ import time
 
 import pytest
 
-from tests.scaleout import pages, private_redis, stack_factory, wait_until_all_show_the_truth  # noqa: F401
+from tests.scaleout import (  # noqa: F401 (fixtures)
+    migrated_template,
+    pages,
+    pg_database,
+    private_redis,
+    stack_factory,
+    wait_until_all_show_the_truth,
+)
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
@@ -17,9 +24,9 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
 @pytest.mark.parametrize("layer", ["pubsub", "core"])
 def test_it_brings_every_page_back_to_the_database_state_after_a_redis_restart(
-    layer, postgres_url, private_redis, stack_factory, pages
+    layer, pg_database, private_redis, stack_factory, pages
 ):
-    stack = stack_factory(postgres_url, private_redis.url, CHANNEL_LAYER=layer)
+    stack = stack_factory(pg_database, private_redis.url, CHANNEL_LAYER=layer)
     servers = [stack.server("daphne-a"), stack.server("daphne-b")]
     stack.worker("worker")
     session = stack.operator_session()

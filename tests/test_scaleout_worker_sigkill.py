@@ -11,6 +11,8 @@ import pytest
 from tests.scaleout import (  # noqa: F401 (fixtures)
     assert_each_settled_exactly_once,
     create_due_backlog,
+    migrated_template,
+    pg_database,
     private_redis,
     processing_count,
     settled_by,
@@ -24,9 +26,9 @@ TOTAL = 3000
 
 
 def test_it_settles_every_payment_exactly_once_when_a_worker_is_sigkilled_mid_burst_and_restarted(
-    postgres_url, private_redis, stack_factory
+    pg_database, private_redis, stack_factory
 ):
-    stack = stack_factory(postgres_url, private_redis.url)
+    stack = stack_factory(pg_database, private_redis.url)
     stack.settle_after(0)
     create_due_backlog(stack, TOTAL)
     victim = stack.worker("victim")

@@ -5,6 +5,8 @@ import pytest
 from tests.scaleout import (  # noqa: F401 (fixtures)
     assert_each_settled_exactly_once,
     create_due_backlog,
+    migrated_template,
+    pg_database,
     private_redis,
     processing_count,
     stack_factory,
@@ -15,9 +17,9 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
 
 def test_it_settles_1000_payments_with_three_workers_each_once_within_a_second_of_its_due_time(
-    postgres_url, private_redis, stack_factory
+    pg_database, private_redis, stack_factory
 ):
-    stack = stack_factory(postgres_url, private_redis.url)
+    stack = stack_factory(pg_database, private_redis.url)
     workers = [stack.worker(f"worker-{i}") for i in range(3)]
     wait_for(
         lambda: stack.sql("SELECT count(*) FROM payments_workerheartbeat")[0][0] == 3,
