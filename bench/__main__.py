@@ -7,8 +7,10 @@ SQLite, in-memory layer), drives them from separate client processes, and writes
 """
 
 import argparse
+import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,9 +27,16 @@ PHASES = ("sockets", "push", "poll", "dashboards", "layers", "throughput")
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+
+    def one_line_error(message: str) -> None:  # a bad flag is one line, not a usage dump
+        sys.exit(f"python -m bench: error: {message}")
+
+    parser.error = one_line_error  # type: ignore[method-assign]
     parser.add_argument("--quick", action="store_true", help="small sizes, short windows (< 2 min)")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/results, or test-artifacts/bench with --quick)")
     parser.add_argument("--embedded", action="store_true", help="SQLite + in-memory layer even if Redis and PostgreSQL answer")
+    parser.add_argument("--waiting", default=None, help="comma-separated numbers of waiting checkouts for the push runs (default 100,1000,5000)")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the process logs and client results of a successful run")
     parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(PHASES)
@@ -57,6 +66,8 @@ def prepare_django(services: Services) -> None:
 
 def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str, Any]:
     plan = phases.QUICK if args.quick else phases.Plan()
+    if args.waiting:
+        plan = dataclasses.replace(plan, waiting=tuple(int(n) for n in args.waiting.split(",")))
     only = set(args.only.split(","))
     results: dict[str, Any] = {"skipped": {}}
     stack = Stack(services=services, logs=workdir)
@@ -179,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     stem.with_suffix(".md").write_text(table)
     report.plot(document, stem.with_suffix(".png"))
     print(table)
-    print(f"wrote {stem}.json, .md, .png in {document['duration_s']:g} s (process logs: {workdir})")
+    if args.keep_logs:
+        print(f"process logs: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"wrote {stem}.json, .md, .png in {document['duration_s']:g} s")
     return 0
 
 

@@ -40,6 +40,17 @@ def _ms(d: dict[str, Any] | None) -> str:
     return f"{d['p50']:g} / {d['p99']:g} (min {d['min']:g}, max {d['max']:g})"
 
 
+def _machine_busy(value: Any) -> list[float]:
+    """Every `machine_busy_cores` figure in the results."""
+    if isinstance(value, dict):
+        long_enough = value.get("wall_s", 1) >= 1  # a window too short to say anything
+        found = [value["machine_busy_cores"]] if "machine_busy_cores" in value and long_enough else []
+        return found + [b for k, v in value.items() if k != "machine_busy_cores" for b in _machine_busy(v)]
+    if isinstance(value, list):
+        return [b for v in value for b in _machine_busy(v)]
+    return []
+
+
 def _lost(push: dict[str, Any] | None) -> str:
     if not push:
         return "—"
@@ -122,9 +133,16 @@ def markdown(doc: dict[str, Any]) -> str:
         f"{m['database']}, {m['channel_layer']}; "
         + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
         "Everything on 127.0.0.1: server, workers, services and the client processes share the same 2 cores.",
-        "Latencies in ms as p50 / p99 (min, max); CPU in % of one core for the Daphne process.",
-        "",
+        "Latencies in ms as p50 / p99 (min, max); CPU in % of one core for the Daphne process"
+        + (" (the embedded demo runs its worker inside it)." if doc["mode"] == "embedded" else "."),
     ]
+    busy = sorted(_machine_busy(r))
+    if busy:
+        out.append(
+            f"The whole machine was {busy[0]:.1f}–{busy[-1]:.1f} cores busy during the measurement windows"
+            " (the bench's own processes plus anything else running)."
+        )
+    out.append("")
     if r.get("push") or r.get("poll"):
         out += ["| waiting checkouts | push latency | polling (2 s) latency | server CPU waiting: push / polling | server CPU while settling 50/s: push / polling | lost (push) | poll errors |",
                 "|---|---|---|---|---|---|---|"]

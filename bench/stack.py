@@ -267,6 +267,7 @@ class RolesMeter:
         busy = sum(machine) - machine.idle - sum(self._machine) + self._machine.idle
         result = {role: round(cpu / wall, 3) for role, cpu in per_role.items()}
         result["machine_busy_cores"] = round(busy / wall, 3)
+        result["wall_s"] = round(wall, 2)
         return result
 
 
