@@ -78,6 +78,7 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         if snapshot["version"] <= self.version:
             return  # never an older (or the same) version after a newer one
         self.version = snapshot["version"]
+        resync.expect(self, snapshot)
         if self.as_json:
             await self.send(text_data=rendering.payment_json(snapshot))
         else:

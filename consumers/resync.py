@@ -16,13 +16,22 @@ its own channel. Its `layer_resync` handler runs in order with its other message
 rejoins its groups and pushes its snapshot from the database (versions only move forward,
 so a resync never shows an older state).
 
+A push can also be lost with Redis up: a worker whose publish failed on its own
+connection, a core-layer channel over capacity. So a checkout page also tells the watch
+when its payment is due (`expect`); a page still showing "processing" `OVERDUE_AFTER`
+seconds past its `settle_at` (a worker settles within 1 s of it) gets a resync, then again
+after twice as long, and so on, up to every `OVERDUE_MAX` seconds (a paused simulator).
+
 A consumer calls `watch(self)` once it has accepted and `unwatch(self)` in `disconnect()`.
-With the in-memory layer (one process, nothing in between to fail) both do nothing.
+With the in-memory layer (one process, nothing in between to fail) they do nothing.
 """
 
 import asyncio
 import logging
+import time
 import uuid
+from datetime import datetime
+from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -31,6 +40,8 @@ logger = logging.getLogger("consumers.resync")
 
 PROBE_EVERY = 1.0
 PROBE_TIMEOUT = 2.0
+OVERDUE_AFTER = 5.0
+OVERDUE_MAX = 300.0
 RESYNC = {"type": "layer.resync"}
 
 
@@ -40,6 +51,8 @@ class LayerWatch:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.channels: set[str] = set()
+        # channel -> (when its payment is due, epoch seconds; resyncs sent since)
+        self.due: dict[str, tuple[float, int]] = {}
         self.group = f"resync-probe-{uuid.uuid4().hex}"
         self.channel: str | None = None
         self.arrived = asyncio.Event()
@@ -57,6 +70,7 @@ class LayerWatch:
 
     def leave(self, channel: str) -> None:
         self.channels.discard(channel)
+        self.due.pop(channel, None)
         if not self.channels and self.task:
             self.task.cancel()
             self.task = None
@@ -74,6 +88,8 @@ class LayerWatch:
                         await self._resync_all(layer)
                     except Exception as exc:  # down again: the next good probe retries
                         logger.warning("resync failed (%s); retrying", type(exc).__name__)
+                if healthy:
+                    await self._resync_overdue(layer)
                 await asyncio.sleep(PROBE_EVERY)
         finally:
             receiver.cancel()
@@ -119,6 +135,16 @@ class LayerWatch:
             if message.get("token") == self.token:
                 self.arrived.set()
 
+    async def _resync_overdue(self, layer) -> None:
+        now = time.time()
+        for channel, (due, sent) in list(self.due.items()):
+            if now >= due + min(OVERDUE_AFTER * 2**sent, OVERDUE_MAX):
+                self.due[channel] = (due, sent + 1)
+                try:
+                    await layer.send(channel, RESYNC)
+                except Exception:  # the layer went down meanwhile: the probe takes over
+                    return
+
     async def _resync_all(self, layer) -> None:
         channels = list(self.channels)
         logger.warning("channel layer back: resyncing %d local pages from the database", len(channels))
@@ -159,6 +185,17 @@ def enabled() -> bool:
 def watch(consumer) -> None:
     if enabled():
         layer_watch().join(consumer.channel_name)
+
+
+def expect(consumer, snapshot: dict[str, Any]) -> None:
+    """A checkout page now shows `snapshot`: while it is processing, a change is due."""
+    if not enabled():
+        return
+    due = snapshot["settle_at"] if snapshot["status"] == "processing" else None
+    if due is None:  # final, or a payment that never settles by itself
+        layer_watch().due.pop(consumer.channel_name, None)
+    else:
+        layer_watch().due[consumer.channel_name] = (datetime.fromisoformat(due).timestamp(), 0)
 
 
 def unwatch(consumer) -> None:

@@ -220,8 +220,8 @@ class Stack:
         """The live timeout for payments created from now on (what the dashboard sets)."""
         self.script(f"from payments.services import settings_update; settings_update(actor='test', timeout_seconds={seconds})")
 
-    def script(self, code: str) -> str:
-        return django_script(code, env=self.env)
+    def script(self, code: str, **env: str) -> str:
+        return django_script(code, env={**self.env, **env})
 
     def operator_session(self) -> str:
         """A logged-in staff session id, as the browser would hold after /accounts/login/."""
