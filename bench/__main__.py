@@ -143,9 +143,11 @@ def dashboards(stack: Stack, workdir: Path, plan: phases.Plan, results: dict[str
         results["skipped"]["dashboards"] = missing
         return []
     runs = []
-    for count in plan.dashboards:
-        print(f"[{time.strftime('%H:%M:%S')}] dashboards: {count} at {plan.dashboard_rate:g}/s", flush=True)
-        runs.append(phases.dashboard_run(stack, workdir, plan, count, cookie))
+    for html in (True, False):  # what a browser gets (HTML frames), then the JSON API
+        for count in plan.dashboards:
+            what = "HTML" if html else "JSON"
+            print(f"[{time.strftime('%H:%M:%S')}] dashboards: {count} {what} at {plan.dashboard_rate:g}/s", flush=True)
+            runs.append(phases.dashboard_run(stack, workdir, plan, count, cookie, html))
     return runs
 
 

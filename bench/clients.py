@@ -13,6 +13,7 @@ Modes: `waiters` (one checkout socket per payment), `pollers` (GET the payment e
 
 import asyncio
 import json
+import re
 import sys
 import time
 from datetime import datetime
@@ -24,6 +25,8 @@ from websockets.asyncio.client import connect
 # Handshakes in flight per client process. The server serves connects one DB lookup at a
 # time; a deeper queue only trips Daphne's 5 s connect timeout, it does not go faster.
 CONNECT_CONCURRENCY = 50
+# A dashboard row (templates/dashboard/dashboard.html#row) in a final state.
+FINAL_ROW = re.compile(r'id="row-([0-9a-f-]{36})"[^>]*data-status="(successful|failed)"')
 
 
 def settled_epoch(payment: dict[str, Any]) -> float | None:
@@ -61,6 +64,7 @@ class Run:
         self.sockets: list[Any] = []
         self.background: list[asyncio.Future] = []
         self.open_refs: set[str] = set()  # waiters whose socket opened
+        self.arrivals: dict[str, float] = {}  # HTML dashboards: "<n>:<reference>" -> receive epoch
 
     # --- shared --------------------------------------------------------------------
 
@@ -122,26 +126,34 @@ class Run:
     # --- dashboards: every dashboard must see every settlement ---------------------
 
     async def dashboard(self, index: int, semaphore: asyncio.Semaphore, ready: list[int]) -> None:
-        ws = await self.open("/ws/dashboard/?format=json", semaphore)
+        """JSON (`?format=json`) or the HTML frames a browser gets; both count final rows."""
+        html = self.spec.get("html", False)
+        ws = await self.open("/ws/dashboard/" if html else "/ws/dashboard/?format=json", semaphore)
         ready.append(1)
         if ws is None:
             return
+        first = self.spec["first"]  # dashboards are numbered across client processes
         try:
             async for text in ws:
                 now = time.time()
                 self.received += 1
+                if html:
+                    for ref, status in FINAL_ROW.findall(text):
+                        if ref in self.expect:
+                            # No settled_at in the HTML: the orchestrator subtracts it.
+                            self.arrivals.setdefault(f"{first + index}:{ref}", now)
+                    continue
                 for payment in payments_in(json.loads(text)):
                     ref = payment["reference"]
                     if payment["status"] != "processing" and ref in self.expect:
-                        # Keyed per dashboard, unique across client processes.
-                        self.note_final(f"{self.spec['first'] + index}:{ref}", payment, now)
+                        self.note_final(f"{first + index}:{ref}", payment, now)
         except Exception:
             pass
         if not self.stop.is_set():
             self.closed_early += 1
 
     def dashboards_met(self) -> bool:
-        return len(self.seen) >= len(self.expect) * self.connected
+        return len(self.seen) + len(self.arrivals) >= len(self.expect) * self.connected
 
     # --- pollers: the 2 s polling baseline -----------------------------------------
 
@@ -295,6 +307,7 @@ class Run:
             "messages": self.received,
             "latency_ms": self.seen,
             "open_refs": sorted(self.open_refs),
+            "arrivals": self.arrivals,
             **extra,
         }
 

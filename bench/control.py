@@ -155,6 +155,13 @@ def settlement_times(refs: list[str]) -> list[tuple[float, float]]:
     return [(due.timestamp(), done.timestamp()) for due, done in rows]
 
 
+def settled_at_by_ref(refs: list[str]) -> dict[str, float]:
+    from payments.models import Payment
+
+    rows = Payment.objects.filter(reference__in=refs, settled_at__isnull=False).values_list("reference", "settled_at")
+    return {str(ref): done.timestamp() for ref, done in rows}
+
+
 def pk_range(refs: list[str]) -> tuple[int, int]:
     """The id range of one bulk-created batch (bulk_create gives one batch contiguous ids)."""
     from django.db.models import Max, Min

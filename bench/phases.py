@@ -234,7 +234,7 @@ def sockets_run(stack: Stack, workdir: Path, plan: Plan) -> list[dict[str, Any]]
 # --- 4: dashboards fan-out --------------------------------------------------------------
 
 
-def dashboard_run(stack: Stack, workdir: Path, plan: Plan, count: int, cookie: str) -> dict[str, Any]:
+def dashboard_run(stack: Stack, workdir: Path, plan: Plan, count: int, cookie: str, html: bool) -> dict[str, Any]:
     """`count` staff dashboards; K payments settle at `dashboard_rate`; every one must see each.
 
     The payments are created after the dashboards connect, so each settlement is a new,
@@ -242,11 +242,11 @@ def dashboard_run(stack: Stack, workdir: Path, plan: Plan, count: int, cookie: s
     """
     parts = 1 if count < 20 else 2
     sizes = [count // parts + (1 if i < count % parts else 0) for i in range(parts)]
-    refs_file = workdir / f"dashboards-{count}.refs.json"
+    refs_file = workdir / f"dashboards-{'html' if html else 'json'}-{count}.refs.json"
     procs = [
         ClientProc("bench.clients", {"mode": "dashboards", "port": stack.port, "count": size, "first": sum(sizes[:i]),
-                                     "cookie": cookie, "expect_file": str(refs_file), "deadline": 240},
-                   workdir=workdir, env=stack.env(), name=f"dashboards-{count}-{i}")
+                                     "html": html, "cookie": cookie, "expect_file": str(refs_file), "deadline": 240},
+                   workdir=workdir, env=stack.env(), name=f"dashboards-{'html' if html else 'json'}-{count}-{i}")
         for i, size in enumerate(sizes)
     ]
     readies = all_ready(procs, timeout=60)
@@ -265,8 +265,13 @@ def dashboard_run(stack: Stack, workdir: Path, plan: Plan, count: int, cookie: s
     by_role = roles.read()
     results = [proc.finish() for proc in procs]
     seen = _merge_latency(results)
+    settled = control.settled_at_by_ref(refs)
+    for result in results:  # HTML frames carry no settled_at: take it from the database
+        for key, received in result["arrivals"].items():
+            seen[key] = round((received - settled[key.split(":", 1)[1]]) * 1000, 3)
     latencies = list(seen.values())
     return {
+        "format": "html" if html else "json",
         "dashboards": count,
         "connected": connected,
         "settled": len(refs),
