@@ -161,3 +161,28 @@ def test_it_runs_the_daemon_with_flags_that_write_the_live_settings(env, tmp_pat
         code = daemon.stop(signal.SIGINT)
     assert code == 0, daemon.output()
     assert "stopped cleanly" in daemon.output()
+
+
+def test_it_waits_for_the_database_instead_of_dying(tmp_path):
+    """A worker started before its database is up keeps retrying, and stops cleanly on SIGTERM."""
+    db_file = tmp_path / "later.sqlite3"
+    env = child_env(DATABASE_URL=f"sqlite:///{db_file}")  # not migrated yet: every query fails
+    daemon = Process("manage.py", "auto_complete_daemon", "--interval", "1", "--timeout", "3", env=env, log=tmp_path / "d.log")
+    try:
+        wait_for(lambda: "retrying" in daemon.output(), timeout=20, what="the worker to wait for its database")
+        manage("migrate", "--verbosity", "0", env=env)
+        wait_for(lambda: "settlement worker" in daemon.output() and "timeout_seconds" in _config_rows(db_file), timeout=20, what="the flags to land once the database is there")
+        assert daemon.alive()
+    finally:
+        code = daemon.stop()
+    assert code == 0, daemon.output()
+
+
+def _config_rows(db_file) -> str:
+    import sqlite3
+
+    with sqlite3.connect(db_file) as db:
+        try:
+            return " ".join(row[0] for row in db.execute("SELECT details FROM payments_paymentlog WHERE event = 'config'"))
+        except sqlite3.OperationalError:
+            return ""

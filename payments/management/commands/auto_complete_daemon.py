@@ -1,10 +1,17 @@
 import asyncio
+import logging
 import signal
 from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import InterfaceError, OperationalError, connection
 
 from payments.management.flags import SimulatorCommand, positive_seconds
 from payments.services import settings_update
 from payments.worker import SettlementWorker
+
+logger = logging.getLogger("payments.worker")
+RETRY_SECONDS = 2.0
 
 
 class Command(SimulatorCommand):
@@ -15,16 +22,39 @@ class Command(SimulatorCommand):
         self.add_settings_flags(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        settings_update(actor="command", timeout_seconds=options["timeout"], success_rate=options["success_rate"])
+        flags = {"timeout_seconds": options["timeout"], "success_rate": options["success_rate"]}
         worker = SettlementWorker(seed=options["seed"], interval=options["interval"])
         self.stdout.write(f"settlement worker {worker.worker_id} running; Ctrl+C stops it")
-        asyncio.run(_run_until_signal(worker))
+        asyncio.run(_run_until_signal(worker, flags))
         self.stdout.write(f"stopped cleanly after {worker.settled} settlements")
 
 
-async def _run_until_signal(worker: SettlementWorker) -> None:
+async def _run_until_signal(worker: SettlementWorker, flags: dict[str, Any]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await worker.run(stop)
+    if await _apply_flags(flags, stop):
+        await worker.run(stop)
+
+
+async def _apply_flags(flags: dict[str, Any], stop: asyncio.Event) -> bool:
+    """Write the flags to the live settings, waiting while the database is down.
+
+    A supervisor (systemd, honcho) may start workers before the database is up; dying here
+    would take `make up` down with it. Runs on the worker's own ORM thread, so the process
+    holds one database connection, not two.
+    """
+    while not stop.is_set():
+        try:
+            await sync_to_async(settings_update)(actor="command", **flags)
+            return True
+        except (OperationalError, InterfaceError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            logger.warning("database unavailable (%s); retrying in %g s", reason, RETRY_SECONDS)
+            await sync_to_async(connection.close_if_unusable_or_obsolete)()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=RETRY_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+    return False
