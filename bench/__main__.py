@@ -54,8 +54,8 @@ def prepare_django(services: Services) -> None:
                             capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         raise RuntimeError(f"migrate failed:\n{result.stderr}")
-    os.environ.update({k: v for k, v in env.items() if k in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEMO_OPERATOR_PASSWORD")})
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # The very settings the servers run with: a session made here must be valid there.
+    os.environ.update(env)
     import django
 
     django.setup()

@@ -109,7 +109,10 @@ class Services:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CHANNEL_LAYER"}}
-        env.update(PYTHONUNBUFFERED="1", DATABASE_URL=self.database_url, DEBUG="1", LOG_LEVEL="WARNING")
+        # Production settings (DEBUG off: no query log, no debug wrappers) over plain HTTP on
+        # loopback, as behind a TLS proxy.
+        env.update(PYTHONUNBUFFERED="1", DATABASE_URL=self.database_url, DEBUG="0", LOG_LEVEL="WARNING")
+        env.update(SECRET_KEY="livesettle-bench-" + "x" * 40, SECURE_SSL_REDIRECT="0")
         env["DEMO_OPERATOR_PASSWORD"] = "bench-operator-pass"  # so `demo` writes no password file
         env["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
         if self.redis_url:
