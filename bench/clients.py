@@ -13,6 +13,7 @@ Modes: `waiters` (one checkout socket per payment), `pollers` (GET the payment e
 
 import asyncio
 import json
+import random
 import re
 import sys
 import time
@@ -196,10 +197,12 @@ class Run:
         stats: dict[str, Any] = {"requests": 0, "errors": 0, "error_kinds": {}, "request_ms": []}
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
-            # Spread the first polls over one period, as pages opened at random times would.
+            # First polls at random points of one period, as pages opened at random times
+            # would (evenly spaced offsets would phase-lock with the evenly spaced settlements).
+            rng = random.Random(len(refs))
             tasks = [
-                asyncio.ensure_future(self.poller(session, ref, self.spec["period"] * i / len(refs), stats))
-                for i, ref in enumerate(refs)
+                asyncio.ensure_future(self.poller(session, ref, rng.uniform(0, self.spec["period"]), stats))
+                for ref in refs
             ]
             say("READY", {"pollers": len(refs)})
             await self.wait_for_stop(self.expect_met)
