@@ -4,6 +4,7 @@ With nothing set it runs the one-process demo: SQLite and the in-memory channel 
 """
 
 import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -112,6 +113,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # Names each process in pg_stat_activity ("livesettle daphne", "livesettle auto_complete_daemon").
+    _program = Path(sys.argv[0])
+    _command = sys.argv[1] if _program.name == "manage.py" and len(sys.argv) > 1 else ""
+    _role = _command or (_program.parent.name if _program.name == "__main__.py" else _program.name)
+    DATABASES["default"]["OPTIONS"].setdefault("application_name", f"livesettle {_role}"[:63])
+    # A worker or a one-off command uses one ORM thread: a pool of one bounds it to one
+    # connection; servers lend a connection to each request thread in flight.
+    _pool_default = "1" if _command and _command not in {"demo", "runserver"} else "8"
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_POOL", True):
         # Under ASGI each in-flight request runs in a thread of its own with its own
         # connection: 200 concurrent polls made two Daphne processes hold 84. A psycopg pool
@@ -121,7 +130,7 @@ else:
         DATABASES["default"]["ENGINE"] = "dashboard.pgpool"
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": 1,
-            "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "8")),
+            "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", _pool_default)),
             "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "3")),
             # Its reconnect backoff doubles until this, then the next request starts afresh:
             # with the default (300 s) a 10 s outage took 7.6 s to recover from, not 1.3 s.
