@@ -31,6 +31,7 @@ logger = logging.getLogger("payments.worker")
 
 PROCESSING = Payment.Status.PROCESSING
 HEARTBEAT_EVERY = timedelta(seconds=2)
+MIN_PASS_GAP = 0.02
 
 
 class SettlementWorker:
@@ -158,9 +159,11 @@ class SettlementWorker:
         """Heartbeat, one pass, and how long to sleep after it."""
         self.beat()
         done = self.handle_one()
-        if done:
-            return done, 0.0
-        return 0, self.seconds_until_next()
+        if done >= self.batch_size:
+            return done, 0.0  # a full batch: more may be due right now
+        # Nothing left due; at a steady 100 settlements/s a pass per payment cost 0.7 of a
+        # core, and a short floor on the gap batches them (p99 lateness ~50 ms, not ~25).
+        return done, max(MIN_PASS_GAP, self.seconds_until_next())
 
     # --- the loop --------------------------------------------------------------------
 
