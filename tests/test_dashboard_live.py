@@ -7,7 +7,6 @@ receives is what the broadcast really sends after commit.
 
 import json
 import re
-from decimal import Decimal
 
 import pytest
 from asgiref.sync import sync_to_async
