@@ -56,12 +56,10 @@ from tests.support import (  # noqa: E402
     CHROMIUM,
     POSTGRES_ADMIN_URL,
     REDIS_URL,
-    Process,
+    ServerProcess,
     child_env,
     free_port,
     missing_service,
-    port_open,
-    wait_for,
 )
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -74,31 +72,17 @@ def sqlite_url_of_test_db() -> str:
     return f"sqlite:///{name}"
 
 
-class DemoServer:
+class DemoServer(ServerProcess):
     """`manage.py demo` (Daphne + worker, in-memory layer) on the pytest database."""
 
     def __init__(self, tmp_path: Path, timeout: float, extra: tuple[str, ...] = (), **env: str) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}"
-        self.args = ("manage.py", "demo", "--port", str(self.port), "--timeout", str(timeout), "--interval", "1", *extra)
-        self.env = child_env(DATABASE_URL=sqlite_url_of_test_db(), DEMO_OPERATOR_PASSWORD="op-pass-123", **env)
-        self.log = tmp_path / f"demo-{self.port}.log"
-        self.process: Process | None = None
-        self.start()
-
-    def start(self) -> None:
-        self.process = Process(*self.args, env=self.env, log=self.log)
-        wait_for(lambda: port_open(self.port) or not self.process.alive(), timeout=30, what="the demo server")
-        assert self.process.alive(), f"demo server died:\n{self.process.output()}"
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.stop()
-
-    def restart(self) -> None:
-        self.stop()
-        wait_for(lambda: not port_open(self.port), timeout=10, what="the port to close")
+        port = free_port()
+        super().__init__(
+            "manage.py", "demo", "--port", str(port), "--timeout", str(timeout), "--interval", "1", *extra,
+            env=child_env(DATABASE_URL=sqlite_url_of_test_db(), DEMO_OPERATOR_PASSWORD="op-pass-123", **env),
+            log=tmp_path / f"demo-{port}.log",
+            port=port,
+        )
         self.start()
 
 

@@ -26,6 +26,7 @@ from websockets.asyncio.client import connect
 from tests.support import (
     POSTGRES_ADMIN_URL,
     Process,
+    ServerProcess,
     child_env,
     django_script,
     free_port,
@@ -141,31 +142,13 @@ class TcpProxy:
                 sock.close()
 
 
-class Server:
+class Server(ServerProcess):
     """One Daphne process, as production runs it (listen backlog raised)."""
 
     def __init__(self, env: dict[str, str], log_dir: Path, name: str) -> None:
-        self.port = free_port()
-        self.env = env
-        self.log = log_dir / f"{name}.log"
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}"
-        self.process: Process | None = None
-        self.start()
-
-    def start(self) -> None:
-        endpoint = f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096"
-        self.process = Process("-m", "daphne", "-e", endpoint, "dashboard.asgi:application", env=self.env, log=self.log)
-        wait_for(lambda: port_open(self.port) or not self.process.alive(), timeout=30, what=f"daphne on {self.port}")
-        assert self.process.alive(), f"daphne died:\n{self.process.output()}"
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.stop()
-
-    def restart(self) -> None:
-        self.stop()
-        wait_for(lambda: not port_open(self.port), timeout=10, what="the port to close")
+        port = free_port()
+        endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=4096"
+        super().__init__("-m", "daphne", "-e", endpoint, "dashboard.asgi:application", env=env, log=log_dir / f"{name}.log", port=port)
         self.start()
 
     def request(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:

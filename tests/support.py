@@ -126,3 +126,30 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
             return True
     except OSError:
         return False
+
+
+class ServerProcess:
+    """A server child process on its own port, which a test can stop and start again."""
+
+    def __init__(self, *args: str, env: dict[str, str], log: Path, port: int) -> None:
+        self.args = args
+        self.env = env
+        self.log = log
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}"
+        self.process: Process | None = None
+
+    def start(self) -> None:
+        self.process = Process(*self.args, env=self.env, log=self.log)
+        wait_for(lambda: port_open(self.port) or not self.process.alive(), timeout=30, what=f"the server on {self.port}")
+        assert self.process.alive(), f"{' '.join(self.args)} died:\n{self.process.output()}"
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.stop()
+
+    def restart(self) -> None:
+        self.stop()
+        wait_for(lambda: not port_open(self.port), timeout=10, what="the port to close")
+        self.start()
