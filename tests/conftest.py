@@ -60,6 +60,7 @@ from tests.support import (  # noqa: E402
     child_env,
     free_port,
     missing_service,
+    postgres_admin,
 )
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -162,12 +163,7 @@ def redis_url() -> str:
 @pytest.fixture
 def postgres_url():
     """A fresh, empty PostgreSQL database for child processes; dropped afterwards."""
-    import psycopg
-
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=2)
-    except Exception as exc:
-        missing_service(f"PostgreSQL at {POSTGRES_ADMIN_URL} ({type(exc).__name__})")
+    admin = postgres_admin()
     name = f"livesettle_t_{uuid.uuid4().hex[:10]}"
     admin.execute(f'CREATE DATABASE "{name}"')
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]

@@ -32,6 +32,7 @@ from tests.support import (
     free_port,
     manage,
     missing_service,
+    postgres_admin,
     port_open,
     wait_for,
 )
@@ -242,10 +243,7 @@ class Stack:
 def migrated_template():
     """One migrated PostgreSQL database per test session, copied for each test (0.3 s
     instead of a 5 s migrate)."""
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=2)
-    except Exception as exc:
-        missing_service(f"PostgreSQL at {POSTGRES_ADMIN_URL} ({type(exc).__name__})")
+    admin = postgres_admin()
     name = f"livesettle_tmpl_{uuid.uuid4().hex[:10]}"
     admin.execute(f'CREATE DATABASE "{name}"')
     url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"

@@ -26,6 +26,16 @@ def missing_service(what: str) -> None:
     pytest.skip(f"{what} is not available; start it to run this test")
 
 
+def postgres_admin():
+    """An autocommit connection to the PostgreSQL server as its admin, or skip/fail as missing."""
+    import psycopg
+
+    try:
+        return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=2)
+    except Exception as exc:
+        missing_service(f"PostgreSQL at {POSTGRES_ADMIN_URL} ({type(exc).__name__})")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
