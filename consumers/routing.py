@@ -1,9 +1,17 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from consumers.checkout import PaymentConsumer
 from consumers.dashboard import DashboardConsumer
 
+
+async def unknown_path(scope, receive, send) -> None:
+    """Any other path: the handshake is refused (HTTP 403), not a routing error (500)."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.close"})
+
+
 websocket_urlpatterns = [
     path("ws/payments/<uuid:reference>/", PaymentConsumer.as_asgi()),
     path("ws/dashboard/", DashboardConsumer.as_asgi()),
+    re_path(r"", unknown_path),
 ]

@@ -2,8 +2,9 @@ import asyncio
 from typing import Any
 
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
+from payments.network import is_loopback
 from payments.management.flags import SimulatorCommand, port, positive_seconds
 from payments.services import operator_ensure, settings_update
 from payments.worker import SettlementWorker
@@ -19,6 +20,17 @@ class Command(SimulatorCommand):
         self.add_settings_flags(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        network = not is_loopback(options["host"])
+        if network and settings.DEBUG and not settings.ALLOW_DEBUG_ON_NETWORK:
+            if settings.DEBUG_FROM_ENVIRONMENT:
+                raise CommandError(
+                    f"DEBUG=1 would show tracebacks to every device that reaches {options['host']}: "
+                    "unset DEBUG, or set ALLOW_DEBUG_ON_NETWORK=1 to do it anyway",
+                    returncode=2,
+                )
+            # Reachable from other devices: error pages are the plain ones. Static files are
+            # still served from the app directories (WHITENOISE_USE_FINDERS was settled).
+            settings.DEBUG = False
         call_command("migrate", interactive=False, verbosity=0)
         password, _ = operator_ensure()
         config = settings_update(
