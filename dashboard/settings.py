@@ -281,6 +281,34 @@ DEMO_OPERATOR_PASSWORD = os.environ.get("DEMO_OPERATOR_PASSWORD", "")
 # A worker whose heartbeat is older than this is reported "stale".
 WORKER_STALE_SECONDS = int(os.environ.get("WORKER_STALE_SECONDS", "30"))
 
+# Who settles payments: `simulator` (default: the settlement worker decides) or `momo`
+# (an upstream MoMo Collections API decides; see docs/provider.md). The MOMO_UPSTREAM_*
+# values are the client side, apart from MOMO_SUBSCRIPTION_KEY (LiveSettle's own MoMo API).
+PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "simulator").strip().lower() or "simulator"
+if PAYMENT_PROVIDER not in {"simulator", "momo"}:
+    raise ImproperlyConfigured(f"PAYMENT_PROVIDER must be 'simulator' or 'momo', not {PAYMENT_PROVIDER!r}.")
+MOMO_UPSTREAM_URL = os.environ.get("MOMO_UPSTREAM_URL", "").strip().rstrip("/")
+MOMO_UPSTREAM_SUBSCRIPTION_KEY = os.environ.get("MOMO_UPSTREAM_SUBSCRIPTION_KEY", "").strip()
+MOMO_UPSTREAM_API_USER = os.environ.get("MOMO_UPSTREAM_API_USER", "").strip()
+MOMO_UPSTREAM_API_KEY = os.environ.get("MOMO_UPSTREAM_API_KEY", "").strip()
+MOMO_UPSTREAM_ENVIRONMENT = os.environ.get("MOMO_UPSTREAM_ENVIRONMENT", "sandbox").strip() or "sandbox"
+MOMO_CALLBACK_BASE = os.environ.get("MOMO_CALLBACK_BASE", "").strip().rstrip("/")
+# Seconds one upstream call may take before it is retried (same X-Reference-Id).
+MOMO_UPSTREAM_TIMEOUT = os.environ.get("MOMO_UPSTREAM_TIMEOUT", "5").strip() or "5"
+# Tests and rehearsals only: lets an operator force an upstream payment (the upstream decides).
+MOMO_ALLOW_FORCE = env_bool("MOMO_ALLOW_FORCE", False)
+if PAYMENT_PROVIDER == "momo":
+    from payments.provider_config import upstream_config_errors
+
+    _problems = upstream_config_errors(
+        url=MOMO_UPSTREAM_URL, subscription_key=MOMO_UPSTREAM_SUBSCRIPTION_KEY, api_user=MOMO_UPSTREAM_API_USER,
+        api_key=MOMO_UPSTREAM_API_KEY, environment=MOMO_UPSTREAM_ENVIRONMENT, callback_base=MOMO_CALLBACK_BASE,
+        timeout=MOMO_UPSTREAM_TIMEOUT,
+    )
+    if _problems:
+        raise ImproperlyConfigured("PAYMENT_PROVIDER=momo: " + "; ".join(_problems) + " (see docs/provider.md).")
+MOMO_UPSTREAM_TIMEOUT = float(MOMO_UPSTREAM_TIMEOUT) if PAYMENT_PROVIDER == "momo" else 5.0
+
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

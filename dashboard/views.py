@@ -225,9 +225,11 @@ def payment_force(request: HttpRequest, reference) -> HttpResponse:
         return toast(f"Unknown MoMo reason code: {reason[:48]}.", level="error", status=422)
     try:
         payment = services.payment_force(payment=payment, outcome=outcome, reason=reason, actor=actor_of(request))
-    except services.PaymentError:
-        # Lost the race (to the worker or another operator): say so, show the winner's result.
+    except services.PaymentError as exc:
         payment.refresh_from_db()
+        if not payment.is_final:  # refused, not raced: an upstream payment
+            return toast(f"Payment {_short(reference)} cannot be forced: {exc}.", level="error", status=409)
+        # Lost the race (to the worker or another operator): say so, show the winner's result.
         row = render_partial(ROW, row_context(payment_snapshot(payment)), oob=True)
         return toast(
             f"Payment {_short(reference)} is already settled ({payment.status}); nothing changed.",

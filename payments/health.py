@@ -5,6 +5,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from payments import providers
 from payments.selectors import worker_status
 
 
@@ -37,5 +38,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     database, worker = _database()
     layer = _channel_layer()
     body = {"database": database, "channel_layer": layer, "worker": worker}
+    if providers.active().decides_upstream:
+        # Reported, but not a 503: pages and the dashboard still serve, and the status
+        # schedule catches up once the upstream accepts the credentials again.
+        body["provider"] = providers.active().health()
     healthy = database == "ok" and layer == "ok"
     return JsonResponse(body, status=200 if healthy else 503)

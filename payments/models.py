@@ -9,6 +9,10 @@ class Payment(models.Model):
         SUCCESSFUL = "successful", "Successful"
         FAILED = "failed", "Failed"
 
+    class Provider(models.TextChoices):
+        SIMULATOR = "simulator", "Simulator"
+        MOMO = "momo", "MoMo upstream"
+
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
@@ -26,10 +30,20 @@ class Payment(models.Model):
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField()
     version = models.PositiveIntegerField(default=1)
+    # Who decides the outcome; a `momo` payment is settled from its upstream's answers.
+    provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.SIMULATOR)
+    # The upstream schedule (momo only): when a worker next submits or checks the status.
+    # While a worker calls the upstream it holds a lease: this is moved past the call's end.
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    upstream_submitted_at = models.DateTimeField(null=True, blank=True)
+    upstream_attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "settle_at"], name="payment_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "settle_at"], name="payment_due_idx"),
+            models.Index(fields=["status", "next_check_at"], name="payment_check_due_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
         ]
@@ -50,6 +64,7 @@ class PaymentLog(models.Model):
         EXPIRED = "expired", "Expired"
         CONFIG = "config", "Config change"
         SKIPPED = "skipped", "Skipped (error)"
+        UPSTREAM = "upstream", "Upstream (MoMo)"
 
     payment = models.ForeignKey(
         Payment, null=True, blank=True, related_name="logs", on_delete=models.CASCADE

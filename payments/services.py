@@ -22,7 +22,7 @@ from django.db.models import Case, Exists, F, Value, When
 from django.utils import timezone
 
 from consumers import broadcast
-from payments import outcomes
+from payments import outcomes, providers
 from payments.models import IdempotencyKey, Payment, PaymentLog, SimulatorSettings
 from payments.selectors import payment_snapshot, settings_snapshot, simulator_settings
 
@@ -48,6 +48,8 @@ def payment_create(
 ) -> Payment:
     config = simulator_settings()
     now = timezone.now()
+    provider = providers.active().name
+    schedule = providers.schedule(provider, phone_number=phone_number, now=now, timeout=config.timeout_seconds)
     with transaction.atomic():
         payment = Payment.objects.create(
             amount=amount,
@@ -55,7 +57,8 @@ def payment_create(
             phone_number=phone_number,
             external_id=external_id,
             booking_details=booking_details or {},
-            settle_at=outcomes.settle_at_for(phone_number, now, config.timeout_seconds),
+            provider=provider,
+            **schedule,
             created_at=now,
             updated_at=now,
         )
@@ -210,10 +213,15 @@ def payment_settle(*, payment_id: int, outcome: outcomes.Outcome, actor: str) ->
     )
 
 
+UPSTREAM_DECIDES = "decided by the MoMo upstream, not here: it settles when the upstream answers"
+
+
 def payment_force(*, payment: Payment, outcome: str, reason: str = "", actor: str) -> Payment:
     """An operator's (or a command's) decision: immediate, paused or not."""
     if payment.is_final:
         raise PaymentError(f"already settled ({payment.status})")
+    if not providers.forceable(payment.provider):
+        raise PaymentError(UPSTREAM_DECIDES)
     if outcome == Payment.Status.FAILED and not reason:
         reason = "APPROVAL_REJECTED"
     if outcome == Payment.Status.FAILED and reason not in outcomes.REASONS:
@@ -252,7 +260,9 @@ def payment_settle_all(*, older_than: timedelta, success_rate: float, rng: rando
     """Settle every processing payment created before now - older_than (paused or not)."""
     counts = {"successful": 0, "failed": 0}
     cutoff = timezone.now() - older_than
-    due = Payment.objects.filter(status=Payment.Status.PROCESSING, created_at__lte=cutoff)
+    due = Payment.objects.filter(
+        status=Payment.Status.PROCESSING, provider=Payment.Provider.SIMULATOR, created_at__lte=cutoff
+    )
     for payment in due.order_by("created_at", "id").iterator():
         outcome = outcomes.decide(payment.phone_number, rng=rng, success_rate=success_rate)
         try:

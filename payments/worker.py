@@ -30,6 +30,7 @@ from payments.selectors import simulator_settings
 logger = logging.getLogger("payments.worker")
 
 PROCESSING = Payment.Status.PROCESSING
+SIMULATOR = Payment.Provider.SIMULATOR  # the only payments this worker decides
 HEARTBEAT_EVERY = timedelta(seconds=2)
 MIN_PASS_GAP = 0.02
 
@@ -75,7 +76,7 @@ class SettlementWorker:
         return list(due.values_list("pk", "phone_number")[: self.batch_size])
 
     def _settle_due(self, now: datetime, success_rate: float) -> int:
-        due = Payment.objects.filter(status=PROCESSING, settle_at__lte=now).order_by("settle_at", "id")
+        due = Payment.objects.filter(status=PROCESSING, provider=SIMULATOR, settle_at__lte=now).order_by("settle_at", "id")
         with transaction.atomic():
             claimed = self._lock(due)
             if not claimed:

@@ -170,3 +170,11 @@ def postgres_url():
     yield f"{base}/{name}"
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_upstream_token():
+    """The `momo` client's process-wide token must not leak from one test's fake upstream to the next."""
+    from payments.providers import momo
+
+    momo.tokens = momo.TokenCache()

@@ -1,0 +1,14 @@
+"""The default provider: the settlement worker decides each outcome (payments/outcomes.py)."""
+
+from datetime import datetime
+from typing import Any
+
+from payments import outcomes
+
+
+def schedule(*, phone_number: str, now: datetime, timeout: float) -> dict[str, Any]:
+    return {"settle_at": outcomes.settle_at_for(phone_number, now, timeout), "next_check_at": None}
+
+
+def health() -> str:
+    return "ok"
