@@ -4,6 +4,7 @@ With nothing set it runs the one-process demo: SQLite and the in-memory channel 
 """
 
 import os
+import re
 import secrets
 import sys
 import tempfile
@@ -236,14 +237,22 @@ WHITENOISE_USE_FINDERS = DEBUG
 if DEBUG:
     warnings.filterwarnings("ignore", message="No directory at")
 
+# Creates per client on every create path (payments.ratelimit), counted in the cache.
+PAYMENT_CREATE_RATE = os.environ.get("API_CREATE_RATE", "60/min").strip()
+if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", PAYMENT_CREATE_RATE):
+    raise ImproperlyConfigured(f"API_CREATE_RATE must look like 60/min (or /s, /hour, /day), not {PAYMENT_CREATE_RATE!r}.")
+# How many reverse proxies in front of Daphne append to X-Forwarded-For (deploy/nginx: 1).
+# The client is the address that many entries from the right; with 0 the header is ignored.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
 REST_FRAMEWORK = {
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_THROTTLE_CLASSES": [],
-    "DEFAULT_THROTTLE_RATES": {"payment_create": os.environ.get("API_CREATE_RATE", "60/min")},
     "COERCE_DECIMAL_TO_STRING": True,
 }
 SPECTACULAR_SETTINGS = {
@@ -263,7 +272,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "livesettle",
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "livesettle"),
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }

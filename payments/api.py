@@ -8,9 +8,9 @@ from rest_framework.decorators import api_view, permission_classes, throttle_cla
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import BaseThrottle
 
-from payments import services
+from payments import ratelimit, services
 from payments.models import Payment
 from payments.selectors import payment_by_reference, payment_snapshot
 from payments.serializers import CompleteSerializer, PaymentCreateSerializer, PaymentSerializer
@@ -19,13 +19,15 @@ LIST_LIMIT = 100
 _error = inline_serializer("Error", {"detail": serializers.CharField()})
 
 
-class CreateThrottle(AnonRateThrottle):
-    """Anonymous callers may create only so many payments; reads are not throttled."""
-
-    scope = "payment_create"
+class CreateThrottle(BaseThrottle):
+    """Creates count against the caller's limit, shared with the checkout form; reads are free."""
 
     def allow_request(self, request, view) -> bool:
-        return request.method != "POST" or super().allow_request(request, view)
+        self.wait_seconds = ratelimit.create_wait(request) if request.method == "POST" else None
+        return self.wait_seconds is None
+
+    def wait(self) -> float | None:
+        return self.wait_seconds
 
 
 def _get_or_404(reference) -> Payment:

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from payments import outcomes, services, validation
+from payments import outcomes, ratelimit, services, validation
 from payments.selectors import payment_by_reference, payment_snapshot
 
 STATUS_PARTIAL = "payments/pay.html#status"
@@ -58,6 +58,8 @@ TEST_NUMBER_HINTS = [
 
 @require_http_methods(["GET", "POST"])
 def checkout(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and (wait := ratelimit.create_wait(request)) is not None:
+        return too_many(request, wait)
     # Bound on every POST, even an empty one, so it shows its errors instead of a blank form.
     form = CheckoutForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -74,6 +76,12 @@ def checkout(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("payment-page", reference=payment.reference)
     return render(request, "payments/checkout.html", {"form": form, "hints": TEST_NUMBER_HINTS})
+
+
+def too_many(request: HttpRequest, wait: int) -> HttpResponse:
+    response = render(request, "429.html", {"wait": wait}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 def mask_phone(phone: str) -> str:

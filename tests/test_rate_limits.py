@@ -1,0 +1,160 @@
+"""Create limits keyed on the real client, on every create path, shared across processes.
+
+The probes of issue 10: a varying X-Forwarded-For reset the anonymous API limit (behind the
+shipped nginx + `--proxy-headers` too), the checkout form had no limit, signed-in
+customers had none, and each process counted alone.
+"""
+
+import http.cookiejar
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import pytest
+from django.test import Client
+
+from payments.models import Payment
+from tests.support import ServerProcess, child_env, free_port
+
+VALID = {"amount": "12.50", "currency": "EUR", "phone_number": "46733123499"}
+FORM = {"item": "Canopy walk", "guests": "2", "amount": "12.50", "currency": "EUR", "phone_number": "46733123499"}
+
+
+def spoofed(i: int, appended: str | None = None) -> dict[str, str]:
+    """A fresh X-Forwarded-For per request; `appended` is what a proxy adds to it."""
+    value = f"198.51.100.{i % 250 + 1}" + (f", {appended}" if appended else "")
+    return {"HTTP_X_FORWARDED_FOR": value}
+
+
+@pytest.fixture
+def limited(settings):
+    settings.PAYMENT_CREATE_RATE = "3/min"
+    return settings
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("proxies, appended", [(0, None), (1, "127.0.0.1")], ids=["direct", "behind-nginx"])
+def test_it_ignores_a_spoofed_forwarded_for_on_the_api(outsider_api, limited, proxies, appended):
+    limited.TRUSTED_PROXY_COUNT = proxies
+    codes = [
+        outsider_api.post("/api/payments/", VALID, format="json", **spoofed(i, appended)).status_code
+        for i in range(5)
+    ]
+    assert codes == [201, 201, 201, 429, 429]
+    assert Payment.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_it_keeps_real_clients_behind_the_proxy_apart(outsider_api, limited):
+    limited.TRUSTED_PROXY_COUNT = 1
+    for _ in range(3):
+        assert outsider_api.post("/api/payments/", VALID, format="json", HTTP_X_FORWARDED_FOR="203.0.113.5").status_code == 201
+    assert outsider_api.post("/api/payments/", VALID, format="json", HTTP_X_FORWARDED_FOR="203.0.113.5").status_code == 429
+    assert outsider_api.post("/api/payments/", VALID, format="json", HTTP_X_FORWARDED_FOR="203.0.113.6").status_code == 201
+
+
+@pytest.mark.django_db
+def test_it_limits_the_checkout_form_with_a_friendly_page(client, limited):
+    answers = [client.post("/", FORM, **spoofed(i)) for i in range(5)]
+    assert [a.status_code for a in answers] == [302, 302, 302, 429, 429]
+    page = answers[3].content.decode()
+    assert "Too many payments" in page and "try again" in page
+    assert int(answers[3]["Retry-After"]) >= 1
+    assert Payment.objects.count() == 3
+    assert client.get(answers[0]["Location"]).status_code == 200  # earlier payments still render
+
+
+@pytest.mark.django_db
+def test_it_counts_the_api_and_the_form_together(client, outsider_api, limited):
+    assert outsider_api.post("/api/payments/", VALID, format="json").status_code == 201
+    assert client.post("/", FORM).status_code == 302
+    assert outsider_api.post("/api/payments/", VALID, format="json").status_code == 201
+    assert client.post("/", FORM).status_code == 429
+    assert outsider_api.post("/api/payments/", VALID, format="json").status_code == 429
+    assert Payment.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_it_limits_signed_in_customers_but_not_staff(customer, operator, limited):
+    shopper = Client()
+    shopper.force_login(customer)
+    codes = [shopper.post("/api/payments/", VALID, content_type="application/json").status_code for _ in range(2)]
+    codes += [shopper.post("/", FORM, **spoofed(i)).status_code for i in range(2)]
+    assert codes == [201, 201, 302, 429]
+    staff = Client()
+    staff.force_login(operator)
+    assert [staff.post("/", FORM).status_code for _ in range(5)] == [302] * 5
+    assert Payment.objects.count() == 3 + 5
+
+
+# --- across two server processes sharing Redis --------------------------------------------
+
+
+class Browser:
+    """A cookie-keeping HTTP client, so the checkout form's CSRF check passes as in a browser."""
+
+    def __init__(self) -> None:
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect()
+        )
+
+    def send(self, url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
+        request = urllib.request.Request(url, data=data, headers=headers or {})
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def submit_checkout(self, base_url: str, headers: dict[str, str]) -> tuple[int, str]:
+        _, page = self.send(base_url + "/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        body = urllib.parse.urlencode({**FORM, "csrfmiddlewaretoken": token}).encode()
+        return self.send(base_url + "/", body, {**headers, "Referer": base_url + "/"})
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@pytest.mark.slow
+def test_it_counts_spoofed_creates_once_across_two_daphnes_sharing_redis(transactional_db, redis_url, tmp_path):
+    from tests.conftest import sqlite_url_of_test_db
+
+    env = child_env(
+        DATABASE_URL=sqlite_url_of_test_db(), REDIS_URL=redis_url, API_CREATE_RATE="4/min", TRUSTED_PROXY_COUNT="1",
+        # Each run its own cache keys: a window left over from an earlier run must not count.
+        CACHE_KEY_PREFIX=f"t{uuid.uuid4().hex[:8]}",
+        # --proxy-headers makes the spoofed first entry the peer address, which the DEBUG
+        # guard would answer with its 403: this test is about the limit, not that guard.
+        ALLOW_DEBUG_ON_NETWORK="1",
+    )
+    servers = []
+    for name in ("web1", "web2"):
+        port = free_port()
+        server = ServerProcess(
+            "-m", "daphne", "--proxy-headers", "-e", f"tcp:port={port}:interface=127.0.0.1",
+            "dashboard.asgi:application", env=env, log=tmp_path / f"{name}.log", port=port,
+        )
+        server.start()
+        servers.append(server)
+    try:
+        browser = Browser()
+        answers = []
+        for i in range(6):
+            # What an appending proxy passes on: the client's own header, then the real peer.
+            headers = {"X-Forwarded-For": f"198.51.100.{i + 1}, 127.0.0.1"}
+            server = servers[i % 2]
+            if i % 3 == 2:
+                answers.append(browser.submit_checkout(server.base_url, headers)[0])
+            else:
+                body = urllib.parse.urlencode(VALID).encode()
+                answers.append(browser.send(server.base_url + "/api/payments/", body, headers)[0])
+        assert answers == [201, 201, 302, 201, 429, 429]
+        assert Payment.objects.count() == 4
+    finally:
+        for server in servers:
+            server.stop()
