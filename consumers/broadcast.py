@@ -67,3 +67,8 @@ def settings_changed(snapshot: dict[str, Any]) -> None:
             (DASHBOARD_GROUP, {"type": "settings.updated", "settings": snapshot}),
         ]
     )
+
+
+def workers_wake() -> None:
+    """Something is due now (an upstream callback asked for a status check)."""
+    _send([(WORKER_GROUP, {"type": "worker.wake"})])

@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dashboard import views as dashboard_views
-from payments import api, checkout, health
+from payments import api, checkout, health, upstream_callback
 
 urlpatterns = [
     path("", checkout.checkout, name="checkout"),
@@ -22,6 +22,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", health.healthz, name="healthz"),
+    path(
+        "provider/momo/callback/<uuid:reference>/<str:token>/",
+        upstream_callback.momo_callback,
+        name="momo-upstream-callback",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -9,7 +9,7 @@ import hashlib
 from collections import defaultdict
 import json
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 import random
 from functools import partial
@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Exists, F, Value, When
 from django.utils import timezone
 
@@ -119,6 +119,7 @@ def _finalize(
     event: str,
     actor: str,
     respect_pause: bool = False,
+    financial_transaction_id: str = "",
 ) -> Payment:
     if status not in (Payment.Status.SUCCESSFUL, Payment.Status.FAILED):
         raise PaymentError(f"{status!r} is not a final status")
@@ -128,7 +129,7 @@ def _finalize(
         updated = _claimable([payment_id], respect_pause=respect_pause).update(
             status=status,
             reason="" if successful else reason,
-            financial_transaction_id=_transaction_id() if successful else "",
+            financial_transaction_id=(financial_transaction_id or _transaction_id()) if successful else "",
             settled_at=now,
             updated_at=now,
             version=F("version") + 1,
@@ -271,6 +272,97 @@ def payment_settle_all(*, older_than: timedelta, success_rate: float, rng: rando
             continue  # settled by someone else meanwhile
         counts[outcome.status] += 1
     return counts
+
+
+# --- the upstream schedule: `momo` payments (payments/upstream.py works it) ----------------
+
+MOMO = Payment.Provider.MOMO
+
+
+def payment_lease_upstream(*, now: datetime, lease_until: datetime, limit: int) -> list[Payment]:
+    """Claim up to `limit` upstream payments due for a call: each one's `next_check_at` moves
+    to `lease_until`, so no other worker calls for it until this one has recorded an answer
+    (or died: then the lease runs out and someone calls again, with the same reference)."""
+    due = Payment.objects.filter(status=PROCESSING, provider=MOMO, next_check_at__lte=now).order_by("next_check_at", "id")
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        # Still a compare-and-set: on SQLite the write lock, not SKIP LOCKED, keeps it single.
+        Payment.objects.filter(pk__in=ids, status=PROCESSING, next_check_at__lte=now).update(next_check_at=lease_until)
+        return list(Payment.objects.filter(pk__in=ids, next_check_at=lease_until))
+
+
+def _leased(payment_id: int, lease: datetime):
+    return Payment.objects.filter(pk=payment_id, status=PROCESSING, next_check_at=lease)
+
+
+def payment_upstream_accepted(*, payment_id: int, lease: datetime, check_at: datetime, actor: str) -> None:
+    """The upstream took the request to pay: from now on its status is checked."""
+    now = timezone.now()
+    with transaction.atomic():
+        rows = Payment.objects.filter(pk=payment_id, status=PROCESSING)
+        attempts = rows.values_list("upstream_attempts", flat=True).first()
+        if attempts is None:
+            return
+        # A callback that broke the lease asked for a check now: keep its time.
+        if not _leased(payment_id, lease).update(next_check_at=check_at, upstream_submitted_at=now, upstream_attempts=0):
+            rows.update(upstream_submitted_at=now, upstream_attempts=0)
+        PaymentLog.objects.create(
+            payment_id=payment_id, event=PaymentLog.Event.UPSTREAM, actor=actor,
+            details={"request_to_pay": "accepted", "attempts": attempts + 1},
+        )
+
+
+def payment_upstream_later(
+    *, payment_id: int, lease: datetime, check_at: datetime, actor: str, error: str = "", resubmit: bool = False
+) -> None:
+    """No final answer yet (PENDING, or no definite answer): call again at `check_at`.
+
+    `error` (the call got no definite answer) is logged; a plain PENDING is not, it is the
+    normal case. `resubmit`: the upstream does not know the payment, send the request again.
+    """
+    changes: dict[str, Any] = {"next_check_at": check_at, "upstream_attempts": F("upstream_attempts") + 1}
+    if resubmit:
+        changes["upstream_submitted_at"] = None
+    with transaction.atomic():
+        if not _leased(payment_id, lease).update(**changes):
+            return  # a callback asked for a check now (or it ended): its schedule stands
+        if error:
+            PaymentLog.objects.create(
+                payment_id=payment_id, event=PaymentLog.Event.UPSTREAM, actor=actor,
+                details={"error": error[:300], "next_check_at": check_at.isoformat()},
+            )
+
+
+def payment_settle_upstream(
+    *, payment_id: int, status: str, reason: str = "", financial_transaction_id: str = "", actor: str
+) -> Payment:
+    """The upstream's final answer (its status, or a definite refusal), paused or not:
+    the simulator's pause does not hold back what the upstream already decided."""
+    return _finalize(
+        payment_id=payment_id,
+        status=status,
+        reason=reason,
+        event=PaymentLog.Event.SETTLED,
+        actor=actor,
+        financial_transaction_id=financial_transaction_id,
+    )
+
+
+def payment_check_now(*, reference: Any, actor: str) -> bool:
+    """The upstream called back: check its status now (the body is never trusted, so the
+    check decides). False when there is nothing to check (final, or not an upstream payment)."""
+    with transaction.atomic():
+        rows = Payment.objects.filter(reference=reference, status=PROCESSING, provider=MOMO)
+        payment_id = rows.values_list("pk", flat=True).first()
+        if payment_id is None or not rows.update(next_check_at=timezone.now()):
+            return False
+        PaymentLog.objects.create(
+            payment_id=payment_id, event=PaymentLog.Event.UPSTREAM, actor=actor, details={"callback": "received"}
+        )
+        transaction.on_commit(broadcast.workers_wake)
+    return True
 
 
 SETTINGS_FIELDS = ("timeout_seconds", "success_rate", "paused", "expiry_seconds")

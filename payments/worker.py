@@ -23,9 +23,10 @@ from django.db.models import Min
 from django.utils import timezone
 
 from consumers.broadcast import WORKER_GROUP
-from payments import outcomes, services
+from payments import outcomes, providers, services
 from payments.models import Payment, WorkerHeartbeat
 from payments.selectors import simulator_settings
+from payments.upstream import UpstreamWorker
 
 logger = logging.getLogger("payments.worker")
 
@@ -169,9 +170,15 @@ class SettlementWorker:
     # --- the loop --------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        wake = asyncio.Event()
-        listener = asyncio.ensure_future(self._listen(wake))
+        wake, upstream_wake = asyncio.Event(), asyncio.Event()
+        listener = asyncio.ensure_future(self._listen(wake, upstream_wake))
         stopper = asyncio.ensure_future(self._relay(stop, wake))
+        upstream = None
+        if providers.active().decides_upstream:
+            # The upstream's payments, on the same loop: its HTTP calls run on threads of
+            # their own, so a slow upstream never delays the simulator's settlements.
+            worker = UpstreamWorker(actor=self.actor, interval=self.interval)
+            upstream = asyncio.ensure_future(worker.run(stop, upstream_wake))
         logger.info("settlement worker %s started", self.worker_id)
         try:
             while not stop.is_set():
@@ -192,6 +199,10 @@ class SettlementWorker:
             self.stopping = True
             listener.cancel()
             stopper.cancel()
+            if upstream:
+                if not stop.is_set():
+                    upstream.cancel()  # the loop failed; a stop lets in-flight calls record
+                await asyncio.wait([upstream])
             logger.info("settlement worker %s stopped after %d settlements", self.worker_id, self.settled)
 
     def request_stop(self) -> None:
@@ -202,7 +213,7 @@ class SettlementWorker:
         self.stopping = True
         wake.set()
 
-    async def _listen(self, wake: asyncio.Event) -> None:
+    async def _listen(self, *wakes: asyncio.Event) -> None:
         layer = get_channel_layer()
         while True:
             try:
@@ -210,7 +221,8 @@ class SettlementWorker:
                 await layer.group_add(WORKER_GROUP, channel)
                 while True:
                     await layer.receive(channel)
-                    wake.set()
+                    for wake in wakes:
+                        wake.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the layer is down: the sweep still runs

@@ -62,6 +62,10 @@ class CredentialsRefused(UpstreamUnavailable):
     """The upstream refused the subscription key, the API user or the API key."""
 
 
+# MoMo's final statuses as LiveSettle's.
+FINAL_STATUSES = {"SUCCESSFUL": "successful", "FAILED": "failed"}
+
+
 @dataclass(frozen=True)
 class UpstreamStatus:
     status: str  # "PENDING", "SUCCESSFUL" or "FAILED"
@@ -90,7 +94,6 @@ def http() -> httpx.Client:
     with _client_lock:
         if _client is None:
             _client = httpx.Client(
-                timeout=settings.MOMO_UPSTREAM_TIMEOUT,
                 follow_redirects=False,
                 limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
                 headers={"User-Agent": "LiveSettle-momo-client"},
@@ -104,7 +107,7 @@ def _url(path: str) -> str:
 
 def _send(method: str, path: str, **kwargs: Any) -> httpx.Response:
     try:
-        return http().request(method, _url(path), **kwargs)
+        return http().request(method, _url(path), timeout=settings.MOMO_UPSTREAM_TIMEOUT, **kwargs)
     except httpx.TimeoutException as exc:
         raise UpstreamUnavailable(f"the upstream did not answer within {settings.MOMO_UPSTREAM_TIMEOUT:g} s") from exc
     except httpx.HTTPError as exc:
