@@ -263,6 +263,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The MoMo Collections paths are plain Django views; payments/momo/openapi.py describes them.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "payments.momo.openapi.add_momo_paths",
+    ],
+    "TAGS": [
+        {"name": "api", "description": "LiveSettle's own REST API."},
+        {"name": "MoMo Collections", "description": "The MTN MoMo Collections API at the server root (docs/momo.md)."},
+    ],
 }
 
 # Rate limits and login lockouts count in this cache: with REDIS_URL, one count shared by
@@ -287,6 +296,29 @@ PAYMENT_CURRENCIES = [
 ]
 PAYMENT_EXPIRY_SECONDS = int(os.environ.get("PAYMENT_EXPIRY_SECONDS", "300"))
 DEMO_OPERATOR_PASSWORD = os.environ.get("DEMO_OPERATOR_PASSWORD", "")
+# The MoMo Collections API (payments/momo/): subscription keys (comma-separated; unset: one
+# generated once and kept in .momo-subscription-key), token lifetime, rate limits, and the
+# target environments besides `sandbox` (EUR) with the currency each one takes.
+MOMO_SUBSCRIPTION_KEYS = [k.strip() for k in os.environ.get("MOMO_SUBSCRIPTION_KEY", "").split(",") if k.strip()]
+MOMO_TOKEN_EXPIRES_IN = int(os.environ.get("MOMO_TOKEN_EXPIRES_IN", "3600"))
+# Per API user and per second; 0 turns a limit off.
+MOMO_STATUS_RATE = int(os.environ.get("MOMO_STATUS_RATE", "10"))
+MOMO_REQUEST_RATE = int(os.environ.get("MOMO_REQUEST_RATE", "50"))
+
+
+def _momo_environments(value: str) -> dict[str, str]:
+    environments = {"sandbox": "EUR"}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, _, currency = item.partition(":")
+        if not name.strip() or len(currency.strip()) != 3:
+            raise ImproperlyConfigured(f"MOMO_ENVIRONMENTS: {item!r} is not environment:CURRENCY (e.g. mtnuganda:UGX).")
+        environments[name.strip()] = currency.strip().upper()
+    return environments
+
+
+MOMO_ENVIRONMENTS = _momo_environments(
+    os.environ.get("MOMO_ENVIRONMENTS", "mtnuganda:UGX,mtnghana:GHS,mtnzambia:ZMW,mtncameroon:XAF,mtnivorycoast:XOF,mtnbenin:XOF,mtncongo:XAF")
+)
 # A worker whose heartbeat is older than this is reported "stale".
 WORKER_STALE_SECONDS = int(os.environ.get("WORKER_STALE_SECONDS", "30"))
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("dashboard/pause/", dashboard_views.pause, name="dashboard-pause"),
     path("dashboard/resume/", dashboard_views.resume, name="dashboard-resume"),
     path("dashboard/settings/", dashboard_views.settings_save, name="dashboard-settings"),
+    path("dashboard/momo-clients/", dashboard_views.momo_client_create, name="dashboard-momo-create"),
     path("api/payments/", api.payments_collection, name="api-payments"),
     path("api/payments/<uuid:reference>/", api.payment_detail, name="api-payment"),
     path("api/payments/<uuid:reference>/complete/", api.payment_complete, name="api-payment-complete"),
@@ -29,4 +30,6 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    # Last: MoMo's own paths at the root (payments/momo/urls.py), as MTN serves them.
+    path("", include("payments.momo.urls")),
 ]

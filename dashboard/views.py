@@ -23,8 +23,12 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboard.filters import ROWS, Filter
 from payments import outcomes, services
 from payments.models import Payment, PaymentLog
+from payments.models import MomoApiUser
+from payments.momo.errors import MomoError
+from payments.momo.parsing import callback_host
 from payments.selectors import (
     dashboard_stats,
+    momo_users,
     payment_by_reference,
     payment_snapshot,
     settings_snapshot,
@@ -36,6 +40,7 @@ ROW = f"{PAGE}#row"
 STATS = f"{PAGE}#stats"
 SETTINGS = f"{PAGE}#settings"
 TOAST = f"{PAGE}#toast"
+MOMO = f"{PAGE}#momo"
 REASONS = sorted(outcomes.REASONS)
 DEFAULT_FAIL_REASON = "APPROVAL_REJECTED"
 
@@ -173,8 +178,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "ws_url": "/ws/dashboard/" + (f"?{view.query_string()}" if view.active else ""),
         **stats_context(snapshot["stats"]),
         **settings_context(snapshot["settings"]),
+        **momo_context(request),
     }
     return render(request, PAGE, context)
+
+
+def momo_context(request: HttpRequest, created: dict[str, str] | None = None) -> dict[str, Any]:
+    """The "MoMo clients" panel: the three values a MoMo client needs (a new key shown once)."""
+    return {
+        "momo_base_url": request.build_absolute_uri("/").rstrip("/"),
+        "momo_subscription_key": services.momo_subscription_keys()[0],
+        "momo_users": momo_users(),
+        "momo_created": created,
+        "momo_reason_formats": MomoApiUser.ReasonFormat.choices,
+    }
 
 
 def _payment_or_404(reference) -> Payment:
@@ -282,3 +299,23 @@ def settings_save(request: HttpRequest) -> HttpResponse:
         first = next(iter(form.errors.values()))[0]
         return toast(first, level="error", status=422, extra=panel)
     return _settings_answer(request, "Settings saved; every worker applies them now.", **form.cleaned_data)
+
+
+@require_POST
+@staff_required
+def momo_client_create(request: HttpRequest) -> HttpResponse:
+    """One click: a new MoMo API user and its key, shown in the panel this once."""
+    try:
+        host = callback_host(request.POST.get("callback_host", "") or "localhost")
+        user, api_key = services.momo_credentials_create(
+            provider_callback_host=host,
+            reason_format=request.POST.get("reason_format", "") or MomoApiUser.ReasonFormat.STRING,
+            actor=actor_of(request),
+        )
+    except MomoError as exc:
+        return toast(exc.message, level="error", status=422)
+    except services.PaymentError as exc:
+        return toast(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", level="error", status=422)
+    created = {"api_user": str(user.id), "api_key": api_key, "host": user.provider_callback_host}
+    panel = render_partial(MOMO, momo_context(request, created), oob=True)
+    return toast(f"MoMo client {_short(user.id)} created: copy its API key now, it is shown once.", extra=panel)

@@ -3,7 +3,7 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
-from payments.models import Payment, PaymentLog, SimulatorSettings, WorkerHeartbeat
+from payments.models import MomoApiUser, Payment, PaymentLog, SimulatorSettings, WorkerHeartbeat
 
 
 class PaymentLogInline(admin.TabularInline):
@@ -30,9 +30,9 @@ class PaymentAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [PaymentLogInline]
     readonly_fields = [
-        "reference", "amount", "currency", "phone_number", "external_id", "booking",
+        "reference", "amount", "currency", "phone_number", "party_id_type", "external_id", "booking",
         "status", "reason", "financial_transaction_id", "settle_at", "settled_at",
-        "created_at", "updated_at", "version",
+        "created_at", "updated_at", "version", "momo_user", "payer_message", "payee_note", "callback_url",
     ]
     exclude = ["booking_details"]
 
@@ -72,3 +72,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(MomoApiUser)
+class MomoApiUserAdmin(ReadOnlyAdmin):
+    """Provisioned through MoMo's sandbox paths, the dashboard's panel or `momo_credentials`."""
+
+    list_display = ["id", "provider_callback_host", "target_environment", "reason_format", "created_at"]
+    search_fields = ["id", "provider_callback_host"]
+    exclude = ["api_key_hash"]

@@ -3,7 +3,38 @@ import uuid
 from django.db import models
 
 
+class MomoApiUser(models.Model):
+    """A MoMo API user (sandbox provisioning): its id is the X-Reference-Id it was created with.
+
+    Only a hash of its API key is kept (keys are 32 random hex characters, so a plain sha256
+    is enough and keeps the token call fast); the key itself is shown once, at creation.
+    """
+
+    class ReasonFormat(models.TextChoices):
+        STRING = "string", "string (live sandbox and production)"
+        OBJECT = "object", "object (MTN's swagger)"
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    provider_callback_host = models.CharField(max_length=255)
+    target_environment = models.CharField(max_length=32, default="sandbox")
+    api_key_hash = models.CharField(max_length=64, blank=True, default="")
+    reason_format = models.CharField(max_length=8, choices=ReasonFormat.choices, default=ReasonFormat.STRING)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "MoMo API user"
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.provider_callback_host})"
+
+
 class Payment(models.Model):
+    class PartyIdType(models.TextChoices):
+        MSISDN = "MSISDN"
+        EMAIL = "EMAIL"
+        PARTY_CODE = "PARTY_CODE"
+
     class Status(models.TextChoices):
         PROCESSING = "processing", "Processing"
         SUCCESSFUL = "successful", "Successful"
@@ -16,7 +47,10 @@ class Payment(models.Model):
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
-    phone_number = models.CharField(max_length=15)
+    # The payer: an MSISDN from the checkout and the REST API; a MoMo request to pay may name
+    # its payer by EMAIL or PARTY_CODE instead (`party_id_type`), hence the width.
+    phone_number = models.CharField(max_length=128)
+    party_id_type = models.CharField(max_length=16, choices=PartyIdType.choices, default=PartyIdType.MSISDN)
     external_id = models.CharField(max_length=64, blank=True, default="")
     booking_details = models.JSONField(default=dict, blank=True)
     status = models.CharField(
@@ -37,6 +71,11 @@ class Payment(models.Model):
     next_check_at = models.DateTimeField(null=True, blank=True)
     upstream_submitted_at = models.DateTimeField(null=True, blank=True)
     upstream_attempts = models.PositiveIntegerField(default=0)
+    # Set for payments made through the MoMo Collections API (payments/momo/).
+    momo_user = models.ForeignKey(MomoApiUser, null=True, blank=True, related_name="payments", on_delete=models.PROTECT)
+    payer_message = models.CharField(max_length=160, blank=True, default="")
+    payee_note = models.CharField(max_length=160, blank=True, default="")
+    callback_url = models.CharField(max_length=2048, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -65,6 +104,8 @@ class PaymentLog(models.Model):
         CONFIG = "config", "Config change"
         SKIPPED = "skipped", "Skipped (error)"
         UPSTREAM = "upstream", "Upstream (MoMo)"
+        NOTIFIED = "notified", "Payer notified (MoMo)"
+        MOMO_USER = "momo_user", "MoMo API user change"
 
     payment = models.ForeignKey(
         Payment, null=True, blank=True, related_name="logs", on_delete=models.CASCADE

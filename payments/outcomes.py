@@ -76,3 +76,16 @@ def decide(phone_number: str, *, rng: random.Random, success_rate: float) -> Out
     if rng.random() < success_rate:
         return Outcome(SUCCESSFUL)
     return Outcome(FAILED, rng.choice(RANDOM_FAILURE_REASONS))
+
+
+# The same test numbers on MoMo's account-holder calls (`/accountholder/.../active`,
+# `.../basicuserinfo`): what each one means there. Any other number is an active account.
+ACCOUNT_NOT_FOUND = "46733123450"
+ACCOUNT_NOT_ACTIVE = "46733123451"
+ACCOUNT_HOLDER_ERRORS: dict[str, str] = {
+    "46733123450": "PAYER_NOT_FOUND",
+    "46733123452": "NOT_ALLOWED",
+    "46733123453": "NOT_ALLOWED_TARGET_ENVIRONMENT",
+    "46733123454": "INTERNAL_PROCESSING_ERROR",
+    "46733123455": "SERVICE_UNAVAILABLE",
+}

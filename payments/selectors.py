@@ -1,13 +1,14 @@
 """Reads that several callers share. Snapshots are the wire format of a payment."""
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
-from payments.models import Payment, PaymentLog, SimulatorSettings, WorkerHeartbeat
+from payments.models import MomoApiUser, Payment, PaymentLog, SimulatorSettings, WorkerHeartbeat
 
 
 def _iso(value) -> str | None:
@@ -36,6 +37,36 @@ def payment_snapshot(payment: Payment) -> dict[str, Any]:
 
 def payment_by_reference(reference) -> Payment | None:
     return Payment.objects.filter(reference=reference).first()
+
+
+def momo_payment(user: MomoApiUser, reference) -> Payment | None:
+    """An API user sees only its own payments: another user's reference is not found."""
+    return Payment.objects.filter(reference=reference, momo_user=user).first()
+
+
+def momo_balance(user: MomoApiUser, currency: str) -> Decimal:
+    """The API user's collection account: the sum of its successful payments in `currency`."""
+    total = Payment.objects.filter(
+        momo_user=user, currency=currency, status=Payment.Status.SUCCESSFUL
+    ).aggregate(total=Sum("amount"))["total"]
+    return total or Decimal("0")
+
+
+def momo_users() -> list[dict[str, Any]]:
+    """The dashboard's "MoMo clients" panel: every API user with its payment count."""
+    users = MomoApiUser.objects.annotate(payment_count=Count("payments")).order_by("-created_at")[:50]
+    return [
+        {
+            "id": str(u.id),
+            "provider_callback_host": u.provider_callback_host,
+            "target_environment": u.target_environment,
+            "reason_format": u.reason_format,
+            "has_key": bool(u.api_key_hash),
+            "payment_count": u.payment_count,
+            "created_at": _iso(u.created_at),
+        }
+        for u in users
+    ]
 
 
 def simulator_settings() -> SimulatorSettings:

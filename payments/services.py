@@ -6,9 +6,11 @@ registered with `transaction.on_commit`, so nothing is pushed that did not commi
 """
 
 import hashlib
+import os
 from collections import defaultdict
 import json
 import secrets
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 import random
@@ -23,7 +25,7 @@ from django.utils import timezone
 
 from consumers import broadcast
 from payments import outcomes, providers
-from payments.models import IdempotencyKey, Payment, PaymentLog, SimulatorSettings
+from payments.models import IdempotencyKey, MomoApiUser, Payment, PaymentLog, SimulatorSettings
 from payments.selectors import payment_snapshot, settings_snapshot, simulator_settings
 
 PROCESSING = Payment.Status.PROCESSING
@@ -45,20 +47,34 @@ def payment_create(
     external_id: str = "",
     booking_details: dict[str, Any] | None = None,
     actor: str = "api",
+    reference: uuid.UUID | None = None,
+    momo_user: MomoApiUser | None = None,
+    party_id_type: str = Payment.PartyIdType.MSISDN,
+    payer_message: str = "",
+    payee_note: str = "",
+    callback_url: str = "",
 ) -> Payment:
+    """Create a processing payment. A given `reference` that exists raises IntegrityError
+    (the unique constraint decides, so concurrent reuses of one reference create one)."""
     config = simulator_settings()
     now = timezone.now()
     provider = providers.active().name
     schedule = providers.schedule(provider, phone_number=phone_number, now=now, timeout=config.timeout_seconds)
     with transaction.atomic():
         payment = Payment.objects.create(
+            reference=reference or uuid.uuid4(),
             amount=amount,
             currency=currency,
             phone_number=phone_number,
+            party_id_type=party_id_type,
             external_id=external_id,
             booking_details=booking_details or {},
             provider=provider,
             **schedule,
+            momo_user=momo_user,
+            payer_message=payer_message,
+            payee_note=payee_note,
+            callback_url=callback_url,
             created_at=now,
             updated_at=now,
         )
@@ -411,3 +427,120 @@ def operator_ensure(*, username: str = "operator") -> tuple[str, bool]:
         user.set_password(password)
     user.save()
     return password, generated
+
+
+# --- the MoMo Collections API's credentials and side effects (payments/momo/) -------------
+
+
+def momo_key_hash(api_key: str) -> str:
+    """API keys are 128 random bits, so an unsalted sha256 is safe and keeps the token call fast."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def momo_subscription_keys() -> list[str]:
+    """`MOMO_SUBSCRIPTION_KEY` (comma-separated), else one generated once and kept, like the
+    operator's password, in a 0600 file beside the code (every process of a deployment reads it)."""
+    if settings.MOMO_SUBSCRIPTION_KEYS:
+        return list(settings.MOMO_SUBSCRIPTION_KEYS)
+    secret_file = settings.BASE_DIR / ".momo-subscription-key"
+    try:
+        key = secret_file.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    if not key:
+        key = secrets.token_hex(16)
+        try:
+            # O_EXCL: two processes starting at once agree on the first one's key.
+            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return momo_subscription_keys()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+    return [key]
+
+
+def momo_user_create(
+    *,
+    user_id: uuid.UUID,
+    provider_callback_host: str,
+    target_environment: str = "sandbox",
+    reason_format: str = MomoApiUser.ReasonFormat.STRING,
+    actor: str,
+) -> MomoApiUser:
+    """Provision an API user (without a key yet). A reused id raises IntegrityError."""
+    if not provider_callback_host or len(provider_callback_host) > 255:
+        raise PaymentError("providerCallbackHost must be a host name of 1 to 255 characters")
+    if target_environment not in settings.MOMO_ENVIRONMENTS:
+        known = ", ".join(settings.MOMO_ENVIRONMENTS)
+        raise PaymentError(f"unknown target environment {target_environment!r} (use one of {known})")
+    if reason_format not in MomoApiUser.ReasonFormat.values:
+        raise PaymentError(f"reason format must be 'string' or 'object', not {reason_format!r}")
+    with transaction.atomic():
+        user = MomoApiUser.objects.create(
+            id=user_id, provider_callback_host=provider_callback_host,
+            target_environment=target_environment, reason_format=reason_format,
+        )
+        PaymentLog.objects.create(
+            event=PaymentLog.Event.MOMO_USER,
+            actor=actor,
+            details={"api_user": str(user.id), "created": provider_callback_host},
+        )
+    return user
+
+
+def momo_user_new_key(*, user: MomoApiUser, actor: str) -> str:
+    """A fresh API key for `user`, returned once; the old key and its tokens stop working."""
+    api_key = secrets.token_hex(16)
+    with transaction.atomic():
+        user.api_key_hash = momo_key_hash(api_key)
+        user.save(update_fields=["api_key_hash"])
+        PaymentLog.objects.create(
+            event=PaymentLog.Event.MOMO_USER, actor=actor, details={"api_user": str(user.id), "new_key": True}
+        )
+    return api_key
+
+
+def momo_credentials_create(
+    *,
+    provider_callback_host: str,
+    target_environment: str = "sandbox",
+    reason_format: str = MomoApiUser.ReasonFormat.STRING,
+    actor: str,
+) -> tuple[MomoApiUser, str]:
+    """What the dashboard's button and `momo_credentials` do: a new API user and its key."""
+    with transaction.atomic():
+        user = momo_user_create(
+            user_id=uuid.uuid4(), provider_callback_host=provider_callback_host,
+            target_environment=target_environment, reason_format=reason_format, actor=actor,
+        )
+        return user, momo_user_new_key(user=user, actor=actor)
+
+
+def momo_demo_credentials() -> tuple[MomoApiUser, str]:
+    """The demo's ready set: made once and kept (0600 file) so its values survive restarts."""
+    kept = settings.BASE_DIR / ".momo-demo-credentials"
+    try:
+        user_id, api_key = kept.read_text().split()
+        user = MomoApiUser.objects.filter(id=user_id).first()
+        if user is not None and user.api_key_hash == momo_key_hash(api_key):
+            return user, api_key
+    except (FileNotFoundError, ValueError):
+        pass
+    user, api_key = momo_credentials_create(provider_callback_host="localhost", actor="command")
+    kept.write_text(f"{user.id} {api_key}\n")
+    kept.chmod(0o600)
+    return user, api_key
+
+
+def payment_notify(*, payment: Payment, message: str, language: str = "", actor: str) -> None:
+    """A MoMo delivery notification to the payer: recorded on the payment's timeline."""
+    if not message or len(message) > 160:
+        raise PaymentError("a notification message is 1 to 160 characters")
+    PaymentLog.objects.create(
+        payment=payment,
+        event=PaymentLog.Event.NOTIFIED,
+        actor=actor,
+        from_status=payment.status,
+        to_status=payment.status,
+        details={"message": message, "language": language[:16]},
+    )

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from payments import services
-from payments.models import Payment, PaymentLog, SimulatorSettings
+from payments.models import MomoApiUser, Payment, PaymentLog, SimulatorSettings
 from payments.selectors import simulator_settings
 from tests.dashboard_support import open_dashboard
 
@@ -32,6 +32,7 @@ def actions(payment: Payment) -> list[tuple[str, dict[str, str]]]:
         ("/dashboard/pause/", {}),
         ("/dashboard/resume/", {}),
         ("/dashboard/settings/", SETTINGS_FORM),
+        ("/dashboard/momo-clients/", {"callback_host": "shop.example"}),
     ]
 
 
@@ -46,6 +47,7 @@ def state() -> tuple:
         list(Payment.objects.order_by("id").values_list("status", "version")),
         PaymentLog.objects.count(),
         (config.version, config.paused, config.timeout_seconds, config.success_rate, config.expiry_seconds),
+        list(MomoApiUser.objects.values_list("id", "api_key_hash")),
     )
 
 
@@ -100,6 +102,7 @@ def test_it_runs_each_action_for_the_operator_with_the_token_and_logs_the_name(o
     assert PaymentLog.objects.get(payment=payment, event="forced").actor == "operator:operator"
     config = SimulatorSettings.objects.get(pk=1)
     assert (config.timeout_seconds, config.success_rate, config.expiry_seconds, config.paused) == (7, 0.5, 120, False)
+    assert MomoApiUser.objects.get().provider_callback_host == "shop.example"
     changes = PaymentLog.objects.filter(event="config", actor="operator:operator")
     assert [sorted(c.details) for c in changes] == [
         ["paused"], ["paused"], ["expiry_seconds", "success_rate", "timeout_seconds"],

@@ -6,7 +6,8 @@ from django.core.management import CommandError, call_command
 
 from payments.network import is_loopback
 from payments.management.flags import SimulatorCommand, port, positive_seconds
-from payments.services import operator_ensure, settings_update
+from payments.management.commands.momo_credentials import credentials_text
+from payments.services import momo_demo_credentials, operator_ensure, settings_update
 from payments.worker import SettlementWorker
 
 
@@ -43,6 +44,7 @@ class Command(SimulatorCommand):
             f"  dashboard: {base}/dashboard/\n"
             f"  operator:  operator / {password}\n"
             f"  api docs:  {base}/api/docs/\n"
+            f"  MoMo Collections API: base URL {base}\n{credentials_text(*momo_demo_credentials(), indent='    ')}"
             f"  settling after {config.timeout_seconds:g} s, {config.success_rate:.0%} success"
             f"{' (PAUSED)' if config.paused else ''}; Ctrl+C stops\n"
         )

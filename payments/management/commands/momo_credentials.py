@@ -1,0 +1,42 @@
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import CommandError
+
+from payments import services
+from payments.management.flags import SimulatorCommand
+from payments.models import MomoApiUser
+from payments.momo.errors import MomoError
+from payments.momo.parsing import callback_host
+
+
+def credentials_text(user: MomoApiUser, api_key: str, *, indent: str = "") -> str:
+    """The three values a MoMo client needs, one per line (the demo prints them too)."""
+    return (
+        f"{indent}subscription key (Ocp-Apim-Subscription-Key): {services.momo_subscription_keys()[0]}\n"
+        f"{indent}API user (X-Reference-Id):                  {user.id}\n"
+        f"{indent}API key:                                    {api_key}\n"
+    )
+
+
+class Command(SimulatorCommand):
+    help = "Provision a MoMo API user and key (the sandbox CLI's job); print the three values a client needs."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--callback-host", default="localhost", help="the API user's providerCallbackHost")
+        parser.add_argument("--target-environment", default="sandbox", choices=sorted(settings.MOMO_ENVIRONMENTS))
+        parser.add_argument("--reason-format", default="string", choices=MomoApiUser.ReasonFormat.values,
+                            help="shape of `reason` on FAILED status: string (live MoMo) or object (MTN's swagger)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            host = callback_host(options["callback_host"])
+            user, api_key = services.momo_credentials_create(
+                provider_callback_host=host, target_environment=options["target_environment"],
+                reason_format=options["reason_format"], actor="command",
+            )
+        except MomoError as exc:
+            raise CommandError(f"--callback-host: {exc.message}", returncode=2) from None
+        except services.PaymentError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+        self.stdout.write(credentials_text(user, api_key), ending="")

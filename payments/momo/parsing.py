@@ -1,0 +1,187 @@
+"""What a MoMo client sends, checked the way MoMo checks it, into plain values for the services.
+
+Every refusal is a MomoError (400 unless said otherwise), raised before anything is written.
+"""
+
+import json
+import re
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.http import HttpRequest
+
+from payments import validation
+from payments.models import MomoApiUser, Payment
+from payments.momo.errors import GatewayError, MomoError, bad_request
+
+MAX_BODY = 4096  # bytes; a request to pay is a few hundred
+MAX_MESSAGE = 160
+MAX_EXTERNAL_ID = 64
+MAX_CALLBACK_URL = 2048
+_PARTY_CODE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def reference_id(value: str | None) -> uuid.UUID:
+    """`X-Reference-Id`: a UUID version 4, as MoMo requires."""
+    if not value or not value.strip():
+        raise bad_request("INVALID_REFERENCE_ID", "X-Reference-Id is missing: send a new UUID v4.")
+    try:
+        reference = uuid.UUID(value.strip())
+    except ValueError:
+        raise bad_request("INVALID_REFERENCE_ID", "X-Reference-Id must be a UUID v4.") from None
+    if reference.version != 4 or reference.variant != uuid.RFC_4122:
+        raise bad_request("INVALID_REFERENCE_ID", "X-Reference-Id must be a UUID version 4.")
+    return reference
+
+
+def json_body(request: HttpRequest, *, required: bool) -> Any:
+    """The body as JSON; `Content-Length: 0`, `{}` and `null` are all "no body"."""
+    if len(request.body) > MAX_BODY:
+        raise GatewayError(413, "", f"The request body is larger than {MAX_BODY} bytes.")
+    raw = request.body.strip()
+    if not raw:
+        if required:
+            raise bad_request("INVALID_BODY", "The body must be a JSON object.")
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request("INVALID_BODY", "The body is not valid JSON.") from None
+
+
+def target_environment(request: HttpRequest, user: MomoApiUser) -> str:
+    """`X-Target-Environment`, or the API user's own when a client leaves it out."""
+    environment = request.headers.get("X-Target-Environment", "").strip() or user.target_environment
+    if environment not in settings.MOMO_ENVIRONMENTS:
+        known = ", ".join(settings.MOMO_ENVIRONMENTS)
+        raise bad_request(
+            "NOT_ALLOWED_TARGET_ENVIRONMENT", f"Target environment {environment[:40]!r} is not one of {known}."
+        )
+    return environment
+
+
+def callback_url(value: str | None, user: MomoApiUser) -> str:
+    """`X-Callback-Url`: optional; its host must be the API user's providerCallbackHost."""
+    if value is None or not value.strip():
+        return ""
+    url = value.strip()
+    wrong_host = bad_request(
+        "INVALID_CALLBACK_URL_HOST",
+        f"X-Callback-Url must be an http(s) URL on the API user's providerCallbackHost ({user.provider_callback_host}).",
+    )
+    if len(url) > MAX_CALLBACK_URL:
+        raise wrong_host
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        raise wrong_host from None
+    if parts.scheme not in ("http", "https") or host != user.provider_callback_host.lower():
+        raise wrong_host
+    return url
+
+
+def callback_host(value: Any) -> str:
+    """providerCallbackHost: a host name; a full URL is tolerated and reduced to its host."""
+    if not isinstance(value, str) or not value.strip():
+        raise bad_request("INVALID_CALLBACK_HOST", "providerCallbackHost is required: the host your callbacks go to.")
+    host = value.strip()
+    if "://" in host:
+        try:
+            host = urlsplit(host).hostname or ""
+        except ValueError:
+            host = ""
+    if not host or len(host) > 255 or re.search(r"[\s/?#@]", host):
+        raise bad_request("INVALID_CALLBACK_HOST", "providerCallbackHost must be a host name such as example.com.")
+    return host.lower()
+
+
+def _text(body: dict[str, Any], name: str, limit: int) -> str:
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise bad_request("INVALID_BODY", f"{name} must be a string.")
+    value = str(value).strip()
+    if len(value) > limit:
+        raise bad_request("INVALID_BODY", f"{name} must be at most {limit} characters.")
+    return value
+
+
+def _amount(value: Any):
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise bad_request("INVALID_AMOUNT", "amount must be a number in a string, e.g. \"100\".")
+    try:
+        return validation.clean_amount(value)
+    except ValidationError as exc:
+        raise bad_request("INVALID_AMOUNT", exc.messages[0]) from None
+
+
+def _payer(value: Any) -> tuple[str, str]:
+    if not isinstance(value, dict):
+        raise bad_request("INVALID_PAYER", "payer must be an object: {\"partyIdType\": \"MSISDN\", \"partyId\": \"...\"}.")
+    kind = value.get("partyIdType")
+    party = value.get("partyId")
+    kind = kind.strip().upper() if isinstance(kind, str) else ""
+    if kind not in Payment.PartyIdType.values:
+        raise bad_request("INVALID_PAYER", "payer.partyIdType must be MSISDN, EMAIL or PARTY_CODE.")
+    if isinstance(party, int) and not isinstance(party, bool):
+        party = str(party)
+    if not isinstance(party, str) or not party.strip():
+        raise bad_request("INVALID_PAYER", "payer.partyId is required.")
+    party = party.strip()
+    try:
+        if kind == Payment.PartyIdType.MSISDN:
+            return kind, validation.clean_phone(party)
+        if kind == Payment.PartyIdType.EMAIL and len(party) <= 128:
+            validate_email(party)
+            return kind, party
+    except ValidationError:
+        pass
+    if kind == Payment.PartyIdType.PARTY_CODE and _PARTY_CODE.fullmatch(party):
+        return kind, party
+    raise bad_request("INVALID_PAYER", f"payer.partyId is not a valid {kind}.")
+
+
+def request_to_pay(body: Any, environment: str) -> dict[str, Any]:
+    """The fields `payment_create` takes, from a request-to-pay body."""
+    if not isinstance(body, dict):
+        raise bad_request("INVALID_BODY", "The body must be a JSON object with amount, currency and payer.")
+    currency = body.get("currency")
+    expected = settings.MOMO_ENVIRONMENTS[environment]
+    if not isinstance(currency, str) or currency.strip().upper() != expected or expected not in settings.PAYMENT_CURRENCIES:
+        raise bad_request("INVALID_CURRENCY", f"Target environment {environment} takes currency {expected}.")
+    party_id_type, party_id = _payer(body.get("payer"))
+    return {
+        "amount": _amount(body.get("amount")),
+        "currency": expected,
+        "party_id_type": party_id_type,
+        "phone_number": party_id,
+        "external_id": _text(body, "externalId", MAX_EXTERNAL_ID),
+        "payer_message": _text(body, "payerMessage", MAX_MESSAGE),
+        "payee_note": _text(body, "payeeNote", MAX_MESSAGE),
+    }
+
+
+def notification_message(request: HttpRequest) -> str:
+    """deliverynotification: the `notificationMessage` header and/or body field (header wins)."""
+    message = request.headers.get("notificationMessage", "").strip()
+    body = json_body(request, required=False)
+    if not message and isinstance(body, dict) and isinstance(body.get("notificationMessage"), str):
+        message = body["notificationMessage"].strip()
+    if not message:
+        raise bad_request("INVALID_BODY", "Send notificationMessage as a header or in the body.")
+    if len(message) > MAX_MESSAGE:
+        raise bad_request("INVALID_BODY", f"notificationMessage must be at most {MAX_MESSAGE} characters.")
+    return message
+
+
+def currency_code(value: str) -> str:
+    code = value.strip().upper()
+    if code not in set(settings.MOMO_ENVIRONMENTS.values()):
+        raise MomoError(400, "INVALID_CURRENCY", f"Currency {value[:8]!r} is not a currency of this account.")
+    return code
