@@ -20,7 +20,7 @@ django.setup()
 from channels.layers import get_channel_layer  # noqa: E402
 
 from bench.clients import say, settled_epoch  # noqa: E402
-from consumers.broadcast import DASHBOARD_GROUP  # noqa: E402
+from payments.events import DASHBOARD_GROUP  # noqa: E402
 
 
 async def listen(spec: dict) -> dict:

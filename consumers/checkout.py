@@ -1,39 +1,14 @@
-from typing import Any
-from urllib.parse import parse_qs
+"""The checkout page's socket: anyone with the reference; the snapshot on connect, then every change."""
 
-from channels.consumer import get_handler_name
+from typing import Any
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from consumers import rendering, resync
-from consumers.broadcast import payment_group
-from payments.checkout import STATUS_PARTIAL, status_context
-from payments.selectors import payment_by_reference, payment_snapshot
-
-
-def wants_json(scope: dict[str, Any]) -> bool:
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    return query.get("format") == ["json"]
-
-
-def _snapshot(reference: str) -> dict[str, Any] | None:
-    payment = payment_by_reference(reference)
-    return payment_snapshot(payment) if payment else None
-
-
-class RenderFromMessage:
-    """Handlers render from the message's snapshot and never touch the database.
-
-    So skip Channels' per-message close_old_connections() thread hop, which a profile
-    showed at a third of the server's CPU; the one query, in connect(), goes through
-    database_sync_to_async, which closes stale connections itself.
-    """
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+from consumers.common import RenderFromMessage, wants_json
+from payments.events import payment_group
+from regions import checkout_status
 
 
 class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
@@ -47,7 +22,7 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         # and is dropped by version if the snapshot already holds it.
         self.group = payment_group(reference)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        snapshot = await database_sync_to_async(_snapshot)(reference)
+        snapshot = await database_sync_to_async(checkout_status.read)(reference)
         if snapshot is None:
             await self.close()
             return
@@ -70,7 +45,7 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
     async def layer_resync(self, event: dict[str, Any]) -> None:
         """The channel layer may have lost pushes (consumers/resync.py): rejoin, resend the truth."""
         await self.channel_layer.group_add(self.group, self.channel_name)
-        snapshot = await database_sync_to_async(_snapshot)(self.reference)
+        snapshot = await database_sync_to_async(checkout_status.read)(self.reference)
         if snapshot is not None:
             await self.push(snapshot)
 
@@ -82,4 +57,4 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         if self.as_json:
             await self.send(text_data=rendering.payment_json(snapshot))
         else:
-            await self.send(text_data=rendering.fragment(STATUS_PARTIAL, snapshot, status_context))
+            await self.send(text_data=rendering.fragment(checkout_status.PARTIAL, snapshot, checkout_status.context))

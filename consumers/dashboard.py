@@ -5,7 +5,7 @@ Fan-out without a query per dashboard per update:
   version once per process, `consumers/rendering.py`); under load an HTML page's row
   changes share one frame per `ROW_FRAME_GAP` (JSON clients get one message per change);
 - the counters come from one `StatsHub` per server process (per event loop): a payment
-  change marks it dirty, and it recomputes `dashboard_stats()` at most once per
+  change marks it dirty, and it recomputes `counters.read()` at most once per
   `STATS_MIN_GAP` seconds (longer when the read itself is slow: at most `STATS_MAX_SHARE`
   of the time), renders once and hands the same text to every local dashboard.
   At 1,000 settlements/s with 20 dashboards that is one stats read per second per server
@@ -20,18 +20,16 @@ import time
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
 from consumers import rendering, resync
-from consumers.broadcast import DASHBOARD_GROUP
-from consumers.checkout import RenderFromMessage, wants_json
-from dashboard.filters import ROWS, Filter
-from dashboard.views import ROW, SETTINGS, STATS, dashboard_snapshot, row_context, settings_context, stats_context
-from payments.selectors import dashboard_stats
+from consumers.common import RenderFromMessage, is_staff, query, wants_json
+from payments.events import DASHBOARD_GROUP
+from payments.filters import Filter
+from regions import counters, payment_row, settings_panel
 
 logger = logging.getLogger("consumers.dashboard")
 
@@ -42,23 +40,18 @@ ROW_FRAME_GAP = 0.1  # seconds between HTML frames of row changes under load
 JSON_VERSIONS_KEPT = 10_000  # bounds memory per JSON client; far more than are in flight at once
 
 
-def is_staff(scope: dict[str, Any]) -> bool:
-    user = scope.get("user")
-    return bool(user is not None and user.is_authenticated and user.is_staff)
-
-
 def _render_row(snapshot: dict[str, Any]) -> str:
-    return rendering.fragment(ROW, snapshot, row_context)
+    return rendering.fragment(payment_row.PARTIAL, snapshot, payment_row.context)
 
 
 def _render_settings(settings: dict[str, Any]) -> str:
     # Settings change rarely; the cache key is their version, like a payment's.
     keyed = {**settings, "reference": "settings"}
-    return rendering.fragment(SETTINGS, keyed, lambda s: settings_context(settings))
+    return rendering.fragment(settings_panel.PARTIAL, keyed, lambda s: settings_panel.context(settings))
 
 
 def _render_stats(stats: dict[str, Any]) -> str:
-    return render_to_string(STATS, stats_context(stats))
+    return render_to_string(counters.PARTIAL, counters.context(stats))
 
 
 def _insert(row: str) -> str:
@@ -114,7 +107,7 @@ class StatsHub:
             self.dirty.clear()
             started = time.monotonic()
             try:
-                stats = await database_sync_to_async(dashboard_stats)()
+                stats = await database_sync_to_async(counters.read)()
                 self.latest = (started, stats)
                 await self._push(stats)
             except asyncio.CancelledError:
@@ -160,8 +153,7 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused with 403
             return
         self.as_json = wants_json(self.scope)
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        self.filter = Filter.from_params({k: v[0] for k, v in query.items()})
+        self.filter = Filter.from_params(query(self.scope))
         # The rows on the client's page, newest last: reference -> (version shown, created).
         self.rows: OrderedDict[str, tuple[int, datetime]] = OrderedDict()
         # JSON clients: the last version sent per payment, least recently changed first.
@@ -175,7 +167,7 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         # dropped by version if the snapshot already holds it.
         await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
         self.joined = True
-        snapshot = await database_sync_to_async(dashboard_snapshot)(self.filter, stats=stats_hub().fresh())
+        snapshot = await database_sync_to_async(payment_row.read)(self.filter, stats=stats_hub().fresh())
         await self.accept()
         await self.send_snapshot(snapshot)
         stats_hub().join(self)
@@ -196,7 +188,7 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         for payment in reversed(payments):  # oldest first, so the newest ends up last
             self.rows[payment["reference"]] = (payment["version"], _created(payment))
             self.versions[payment["reference"]] = payment["version"]
-        if len(payments) >= ROWS:
+        if len(payments) >= payment_row.ROWS:
             # A full page: anything older than its last row is not on it.
             self.cutoff = _created(payments[-1])
         if self.as_json:
@@ -276,7 +268,7 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
     def _trim(self) -> list[str]:
         """Keep the page at ROWS rows; an evicted row's later changes are not re-inserted."""
         evicted = []
-        while len(self.rows) > ROWS:
+        while len(self.rows) > payment_row.ROWS:
             reference, (_, created) = self.rows.popitem(last=False)
             evicted.append(reference)
             self.cutoff = created if self.cutoff is None else max(self.cutoff, created)
@@ -285,7 +277,7 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
     async def layer_resync(self, event: dict[str, Any]) -> None:
         """The channel layer may have lost pushes (consumers/resync.py): rejoin, resend the page."""
         await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
-        snapshot = await database_sync_to_async(dashboard_snapshot)(self.filter)
+        snapshot = await database_sync_to_async(payment_row.read)(self.filter)
         # Read after every message this consumer has handled, so nothing on it is older.
         self.rows.clear()
         self.cutoff = None

@@ -3,7 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dashboard import views as dashboard_views
-from payments import api, checkout, health, upstream_callback
+from checkout import views as checkout
+from payments import api, health, upstream_callback
 
 urlpatterns = [
     path("", checkout.checkout, name="checkout"),

@@ -1,6 +1,6 @@
 """The REST API: plain function views that parse input and call services."""
 
-from django.http import Http404
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -12,7 +12,7 @@ from rest_framework.throttling import BaseThrottle
 
 from payments import ratelimit, services
 from payments.models import Payment
-from payments.selectors import payment_by_reference, payment_snapshot
+from payments.selectors import payment_snapshot
 from payments.serializers import CompleteSerializer, PaymentCreateSerializer, PaymentSerializer
 
 LIST_LIMIT = 100
@@ -28,13 +28,6 @@ class CreateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self.wait_seconds
-
-
-def _get_or_404(reference) -> Payment:
-    payment = payment_by_reference(reference)
-    if payment is None:
-        raise Http404("No payment with that reference.")
-    return payment
 
 
 @extend_schema(
@@ -83,7 +76,7 @@ def _create(request: Request) -> Response:
     if len(key) > 255:
         return Response({"detail": "Idempotency-Key is longer than 255 characters."}, status=400)
     try:
-        body, _replayed = services.payment_create_idempotent(
+        body = services.payment_create_idempotent(
             key=key,
             fingerprint=services.request_fingerprint(incoming.validated_data),
             render=payment_snapshot,
@@ -101,7 +94,7 @@ def _create(request: Request) -> Response:
 @extend_schema(responses={200: PaymentSerializer, 404: _error}, summary="Get a payment by reference")
 @api_view(["GET"])
 def payment_detail(request: Request, reference) -> Response:
-    return Response(payment_snapshot(_get_or_404(reference)))
+    return Response(payment_snapshot(get_object_or_404(Payment, reference=reference)))
 
 
 @extend_schema(
@@ -114,7 +107,7 @@ def payment_detail(request: Request, reference) -> Response:
 def payment_complete(request: Request, reference) -> Response:
     incoming = CompleteSerializer(data=request.data)
     incoming.is_valid(raise_exception=True)
-    payment = _get_or_404(reference)
+    payment = get_object_or_404(Payment, reference=reference)
     try:
         payment = services.payment_force(
             payment=payment,

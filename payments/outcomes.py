@@ -55,7 +55,8 @@ class Outcome:
 
 
 def reason_text(code: str) -> str:
-    return REASONS.get(code, code.replace("_", " ").capitalize())
+    """A reason code in words ("" for none)."""
+    return REASONS.get(code, code.replace("_", " ").capitalize()) if code else ""
 
 
 def settle_at_for(phone_number: str, created_at: datetime, timeout: float) -> datetime | None:

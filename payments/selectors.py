@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
+from payments.filters import Filter
 from payments.models import MomoApiUser, Payment, PaymentLog, SimulatorSettings, WorkerHeartbeat
 
 
@@ -37,6 +38,11 @@ def payment_snapshot(payment: Payment) -> dict[str, Any]:
 
 def payment_by_reference(reference) -> Payment | None:
     return Payment.objects.filter(reference=reference).first()
+
+
+def payment_snapshot_by_reference(reference) -> dict[str, Any] | None:
+    payment = payment_by_reference(reference)
+    return payment_snapshot(payment) if payment else None
 
 
 def momo_payment(user: MomoApiUser, reference) -> Payment | None:
@@ -151,4 +157,17 @@ def dashboard_stats() -> dict[str, Any]:
         "median_settle_seconds": _median(durations),
         "per_minute": settlements_per_minute(),
         "worker": worker_status(),
+    }
+
+
+def dashboard_snapshot(view: Filter, *, rows: int, stats: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything a dashboard shows, read once: the page and every socket (re)connect use it.
+
+    `stats`: counters read moments ago by the consumers' hub, reused rather than re-read.
+    """
+    payments = [payment_snapshot(p) for p in view.apply(Payment.objects.all())[:rows]]
+    return {
+        "payments": payments,
+        "stats": stats if stats is not None else dashboard_stats(),
+        "settings": settings_snapshot(simulator_settings()),
     }

@@ -2,19 +2,18 @@
 
 A transition is a compare-and-set on `status='processing'`: whoever updates 0 rows lost
 the race (or found the simulator paused) and gets `PaymentError`. Broadcasts are
-registered with `transaction.on_commit`, so nothing is pushed that did not commit.
+registered on commit (`events.send_event_on_commit`), so nothing is pushed that did not
+commit. Settle, force and expire share one implementation, `_finalize`, batch or not.
 """
 
 import hashlib
-import os
-from collections import defaultdict
 import json
+import os
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
-import random
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -23,12 +22,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Exists, F, Value, When
 from django.utils import timezone
 
-from consumers import broadcast
-from payments import outcomes, providers
+from payments import events, outcomes, providers
 from payments.models import IdempotencyKey, MomoApiUser, Payment, PaymentLog, SimulatorSettings
 from payments.selectors import payment_snapshot, settings_snapshot, simulator_settings
 
 PROCESSING = Payment.Status.PROCESSING
+FINAL_STATUSES = (Payment.Status.SUCCESSFUL, Payment.Status.FAILED)
 
 
 class PaymentError(Exception):
@@ -85,7 +84,7 @@ def payment_create(
             to_status=PROCESSING,
             details={"timeout_seconds": config.timeout_seconds},
         )
-        transaction.on_commit(partial(broadcast.payment_created, payment_snapshot(payment)))
+        events.send_event_on_commit(events.payment_created(payment_snapshot(payment)))
     return payment
 
 
@@ -93,10 +92,8 @@ def request_fingerprint(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def payment_create_idempotent(
-    *, key: str, fingerprint: str, render: Any, **fields: Any
-) -> tuple[dict[str, Any], bool]:
-    """Create once per key; returns (first response, replayed). `render` builds the response."""
+def payment_create_idempotent(*, key: str, fingerprint: str, render: Any, **fields: Any) -> dict[str, Any]:
+    """Create once per key; returns the first response (`render` builds it from the payment)."""
     try:
         with transaction.atomic():
             payment = payment_create(**fields)
@@ -104,7 +101,7 @@ def payment_create_idempotent(
             IdempotencyKey.objects.create(
                 key=key, request_hash=fingerprint, payment=payment, response=response
             )
-        return response, False
+        return response
     except IntegrityError:
         # A concurrent request with the same key committed first; our payment rolled back.
         record = IdempotencyKey.objects.filter(key=key).first()
@@ -112,7 +109,7 @@ def payment_create_idempotent(
             raise
     if record.request_hash != fingerprint:
         raise IdempotencyConflict(key)
-    return record.response, True
+    return record.response
 
 
 def _claimable(ids: list[int], *, respect_pause: bool):
@@ -127,114 +124,83 @@ def _transaction_id() -> str:
     return str(secrets.randbelow(9 * 10**9) + 10**9)
 
 
+Decision = tuple[int, outcomes.Outcome]  # (payment id, what it settles to)
+
+
 def _finalize(
     *,
-    payment_id: int,
-    status: str,
-    reason: str,
+    decisions: list[Decision],
     event: str,
     actor: str,
-    respect_pause: bool = False,
-    financial_transaction_id: str = "",
-) -> Payment:
-    if status not in (Payment.Status.SUCCESSFUL, Payment.Status.FAILED):
-        raise PaymentError(f"{status!r} is not a final status")
-    successful = status == Payment.Status.SUCCESSFUL
-    now = timezone.now()
-    with transaction.atomic():
-        updated = _claimable([payment_id], respect_pause=respect_pause).update(
-            status=status,
-            reason="" if successful else reason,
-            financial_transaction_id=(financial_transaction_id or _transaction_id()) if successful else "",
-            settled_at=now,
-            updated_at=now,
-            version=F("version") + 1,
-        )
-        if updated != 1:
-            raise PaymentError("already settled or paused" if respect_pause else "already settled")
-        payment = Payment.objects.get(pk=payment_id)
-        PaymentLog.objects.create(
-            payment=payment,
-            event=event,
-            actor=actor,
-            from_status=PROCESSING,
-            to_status=status,
-            details={"reason": payment.reason},
-        )
-        transaction.on_commit(partial(broadcast.payments_changed, [payment_snapshot(payment)]))
-    return payment
-
-
-def payment_settle_many(
-    *, decisions: list[tuple[Payment, outcomes.Outcome]], actor: str
+    respect_pause: bool,
+    transaction_ids: dict[int, str] | None = None,
 ) -> list[Payment]:
-    """The worker's batch: payments it has locked, settled in one go (refused while paused).
+    """The one transition, processing -> final, for a batch (a batch of one is a batch).
 
-    The caller holds the rows (SKIP LOCKED on PostgreSQL, the write lock on SQLite), so their
-    versions are current; still, every UPDATE is a compare-and-set, and if any payment was
-    ended meanwhile or settlement was paused, the whole batch raises PaymentError and the
-    caller settles one by one. One UPDATE per outcome, one log insert, one broadcast.
+    In one transaction: a compare-and-set UPDATE per outcome that also bumps `version`, one
+    log insert, and one push registered on commit. If any payment was ended meanwhile (or,
+    with `respect_pause`, settlement is paused), PaymentError and nothing is written.
+    `transaction_ids`: ids an upstream gave its successful payments (else one is drawn).
     """
+    given = transaction_ids or {}
     now = timezone.now()
-    by_outcome: dict[outcomes.Outcome, list[Payment]] = defaultdict(list)
-    for payment, outcome in decisions:
-        by_outcome[outcome].append(payment)
+    by_outcome: dict[outcomes.Outcome, list[int]] = defaultdict(list)
+    for payment_id, outcome in decisions:
+        if outcome.status not in FINAL_STATUSES:
+            raise PaymentError(f"{outcome.status!r} is not a final status")
+        by_outcome[outcome].append(payment_id)
     with transaction.atomic():
-        for outcome, payments in by_outcome.items():
+        for outcome, ids in by_outcome.items():
             successful = outcome.status == Payment.Status.SUCCESSFUL
-            for payment in payments:
-                payment.status, payment.reason = outcome.status, outcome.reason
-                payment.financial_transaction_id = _transaction_id() if successful else ""
-                payment.settled_at = payment.updated_at = now
-                payment.version += 1
-            ids = [p.pk for p in payments]
-            transaction_ids = Case(
-                *[When(pk=p.pk, then=Value(p.financial_transaction_id)) for p in payments],
-                default=Value(""),
-            )
-            updated = _claimable(ids, respect_pause=True).update(
+            drawn = [When(pk=pk, then=Value(given.get(pk) or _transaction_id())) for pk in ids]
+            updated = _claimable(ids, respect_pause=respect_pause).update(
                 status=outcome.status,
-                reason=outcome.reason,
-                financial_transaction_id=transaction_ids if successful else "",
+                reason="" if successful else outcome.reason,
+                financial_transaction_id=Case(*drawn, default=Value("")) if successful else "",
                 settled_at=now,
                 updated_at=now,
                 version=F("version") + 1,
             )
             if updated != len(ids):
-                raise PaymentError("some were already settled, or settlement is paused")
+                raise PaymentError("already settled or paused" if respect_pause else "already settled")
+        # Read back inside the transaction: the rows as committed, versions included.
+        rows = Payment.objects.in_bulk([payment_id for payment_id, _ in decisions])
+        payments = [rows[payment_id] for payment_id, _ in decisions]
         PaymentLog.objects.bulk_create(
             PaymentLog(
                 payment=payment,
-                event=PaymentLog.Event.SETTLED,
+                event=event,
                 actor=actor,
                 from_status=PROCESSING,
                 to_status=payment.status,
                 details={"reason": payment.reason},
             )
-            for payment, _ in decisions
+            for payment in payments
         )
-        snapshots = [payment_snapshot(payment) for payment, _ in decisions]
-        transaction.on_commit(partial(broadcast.payments_changed, snapshots))
-    return [payment for payment, _ in decisions]
+        events.send_event_on_commit(events.payments_changed([payment_snapshot(p) for p in payments]))
+    return payments
+
+
+def payment_settle_many(*, decisions: list[Decision], actor: str) -> list[Payment]:
+    """The worker's batch, settled in one go; refused while paused (see `_finalize`)."""
+    return _finalize(decisions=decisions, event=PaymentLog.Event.SETTLED, actor=actor, respect_pause=True)
 
 
 def payment_settle(*, payment_id: int, outcome: outcomes.Outcome, actor: str) -> Payment:
-    """The worker's settlement: refused while the simulator is paused."""
-    return _finalize(
-        payment_id=payment_id,
-        status=outcome.status,
-        reason=outcome.reason,
-        event=PaymentLog.Event.SETTLED,
-        actor=actor,
-        respect_pause=True,
-    )
+    """The worker's settlement of one payment: refused while the simulator is paused."""
+    return payment_settle_many(decisions=[(payment_id, outcome)], actor=actor)[0]
+
+
+def payment_force_many(*, decisions: list[Decision], actor: str) -> list[Payment]:
+    """An operator's (or a command's) decisions: immediate, paused or not."""
+    return _finalize(decisions=decisions, event=PaymentLog.Event.FORCED, actor=actor, respect_pause=False)
 
 
 UPSTREAM_DECIDES = "decided by the MoMo upstream, not here: it settles when the upstream answers"
 
 
 def payment_force(*, payment: Payment, outcome: str, reason: str = "", actor: str) -> Payment:
-    """An operator's (or a command's) decision: immediate, paused or not."""
+    """An operator's (or a command's) decision on one payment: immediate, paused or not."""
     if payment.is_final:
         raise PaymentError(f"already settled ({payment.status})")
     if not providers.forceable(payment.provider):
@@ -243,24 +209,21 @@ def payment_force(*, payment: Payment, outcome: str, reason: str = "", actor: st
         reason = "APPROVAL_REJECTED"
     if outcome == Payment.Status.FAILED and reason not in outcomes.REASONS:
         raise PaymentError(f"unknown reason code {reason!r}")
-    return _finalize(
-        payment_id=payment.pk,
-        status=outcome,
-        reason=reason,
-        event=PaymentLog.Event.FORCED,
-        actor=actor,
-    )
+    forced = payment_force_many(decisions=[(payment.pk, outcomes.Outcome(outcome, reason))], actor=actor)
+    return forced[0]
+
+
+EXPIRED = outcomes.Outcome(Payment.Status.FAILED, "EXPIRED")
+
+
+def payment_expire_many(*, payment_ids: list[int], actor: str) -> list[Payment]:
+    """Fail what is still processing after the expiry; refused while paused."""
+    decisions = [(payment_id, EXPIRED) for payment_id in payment_ids]
+    return _finalize(decisions=decisions, event=PaymentLog.Event.EXPIRED, actor=actor, respect_pause=True)
 
 
 def payment_expire(*, payment_id: int, actor: str) -> Payment:
-    return _finalize(
-        payment_id=payment_id,
-        status=Payment.Status.FAILED,
-        reason="EXPIRED",
-        event=PaymentLog.Event.EXPIRED,
-        actor=actor,
-        respect_pause=True,
-    )
+    return payment_expire_many(payment_ids=[payment_id], actor=actor)[0]
 
 
 def payment_log_skip(*, payment_id: int, actor: str, error: str) -> None:
@@ -271,23 +234,6 @@ def payment_log_skip(*, payment_id: int, actor: str, error: str) -> None:
         actor=actor,
         details={"error": error[:500]},
     )
-
-
-def payment_settle_all(*, older_than: timedelta, success_rate: float, rng: random.Random, actor: str) -> dict[str, int]:
-    """Settle every processing payment created before now - older_than (paused or not)."""
-    counts = {"successful": 0, "failed": 0}
-    cutoff = timezone.now() - older_than
-    due = Payment.objects.filter(
-        status=Payment.Status.PROCESSING, provider=Payment.Provider.SIMULATOR, created_at__lte=cutoff
-    )
-    for payment in due.order_by("created_at", "id").iterator():
-        outcome = outcomes.decide(payment.phone_number, rng=rng, success_rate=success_rate)
-        try:
-            payment_force(payment=payment, outcome=outcome.status, reason=outcome.reason, actor=actor)
-        except PaymentError:
-            continue  # settled by someone else meanwhile
-        counts[outcome.status] += 1
-    return counts
 
 
 # --- the upstream schedule: `momo` payments (payments/upstream.py works it) ----------------
@@ -356,14 +302,15 @@ def payment_settle_upstream(
 ) -> Payment:
     """The upstream's final answer (its status, or a definite refusal), paused or not:
     the simulator's pause does not hold back what the upstream already decided."""
-    return _finalize(
-        payment_id=payment_id,
-        status=status,
-        reason=reason,
+    decisions = [(payment_id, outcomes.Outcome(status, reason))]
+    settled = _finalize(
+        decisions=decisions,
         event=PaymentLog.Event.SETTLED,
         actor=actor,
-        financial_transaction_id=financial_transaction_id,
+        respect_pause=False,
+        transaction_ids={payment_id: financial_transaction_id},
     )
+    return settled[0]
 
 
 def payment_check_now(*, reference: Any, actor: str) -> bool:
@@ -377,7 +324,7 @@ def payment_check_now(*, reference: Any, actor: str) -> bool:
         PaymentLog.objects.create(
             payment_id=payment_id, event=PaymentLog.Event.UPSTREAM, actor=actor, details={"callback": "received"}
         )
-        transaction.on_commit(broadcast.workers_wake)
+        events.send_event_on_commit(events.workers_wake())
     return True
 
 
@@ -404,7 +351,7 @@ def settings_update(*, actor: str, **changes: Any) -> SimulatorSettings:
         config.version += 1
         config.save(update_fields=[*diff, "version", "updated_at"])
         PaymentLog.objects.create(event=PaymentLog.Event.CONFIG, actor=actor, details=diff)
-        transaction.on_commit(partial(broadcast.settings_changed, settings_snapshot(config)))
+        events.send_event_on_commit(events.settings_changed(settings_snapshot(config)))
     return config
 
 

@@ -14,6 +14,7 @@ import logging
 import os
 import random
 import socket
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
@@ -22,8 +23,8 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from consumers.broadcast import WORKER_GROUP
 from payments import outcomes, providers, services
+from payments.events import WORKER_GROUP
 from payments.models import Payment, WorkerHeartbeat
 from payments.selectors import simulator_settings
 from payments.upstream import UpstreamWorker
@@ -34,6 +35,7 @@ PROCESSING = Payment.Status.PROCESSING
 SIMULATOR = Payment.Provider.SIMULATOR  # the only payments this worker decides
 HEARTBEAT_EVERY = timedelta(seconds=2)
 MIN_PASS_GAP = 0.02
+SettleMany = Callable[..., list[Payment]]  # a services.payment_<verb>_many
 
 
 class SettlementWorker:
@@ -44,12 +46,13 @@ class SettlementWorker:
         interval: float = 10.0,
         batch_size: int = 200,
         worker_id: str | None = None,
+        actor: str | None = None,
     ) -> None:
         self.rng = random.Random(seed)
         self.interval = interval
         self.batch_size = batch_size
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
-        self.actor = f"worker:{self.worker_id}"
+        self.actor = actor or f"worker:{self.worker_id}"
         self.stopping = False
         self.skipped: set[int] = set()
         self.settled = 0
@@ -80,43 +83,34 @@ class SettlementWorker:
         due = Payment.objects.filter(status=PROCESSING, provider=SIMULATOR, settle_at__lte=now).order_by("settle_at", "id")
         with transaction.atomic():
             claimed = self._lock(due)
-            if not claimed:
-                return 0
-            decided = {
-                pk: outcomes.decide(phone, rng=self.rng, success_rate=success_rate) for pk, phone in claimed
-            }
-            try:
-                with transaction.atomic():
-                    payments = Payment.objects.filter(pk__in=decided).order_by("settle_at", "id")
-                    decisions = [(payment, decided[payment.pk]) for payment in payments]
-                    return len(services.payment_settle_many(decisions=decisions, actor=self.actor))
-            except (OperationalError, InterfaceError):
-                raise  # the database is down: the whole pass is retried later
-            except Exception as exc:
-                # Paused meanwhile, an operator got there first, or a bad row: go one by one.
-                logger.info("batch of %d settled one by one: %s", len(decided), exc)
-            return self._one_by_one(
-                decided,
-                lambda pk: services.payment_settle(payment_id=pk, outcome=decided[pk], actor=self.actor),
-            )
+            decided = {pk: outcomes.decide(phone, rng=self.rng, success_rate=success_rate) for pk, phone in claimed}
+            return len(self._run_batch(decided, services.payment_settle_many))
 
     def _expire_due(self, created_before: datetime) -> int:
         due = Payment.objects.filter(status=PROCESSING, created_at__lte=created_before).order_by("created_at", "id")
         with transaction.atomic():
-            claimed = [pk for pk, _ in self._lock(due)]
-            return self._one_by_one(
-                claimed, lambda pk: services.payment_expire(payment_id=pk, actor=self.actor)
-            )
+            claimed = self._lock(due)
+            return len(self._run_batch({pk: services.EXPIRED for pk, _ in claimed}, _expire_many))
 
-    def _one_by_one(self, pks, settle) -> int:
-        done = 0
-        for pk in pks:
+    def _run_batch(self, decided: dict[int, outcomes.Outcome], settle_many: SettleMany) -> list[Payment]:
+        """One transaction and one push for a claimed batch; if the batch is refused (paused
+        meanwhile, an operator got there first, a bad row), the same service one by one."""
+        if not decided:
+            return []
+        try:
+            with transaction.atomic():
+                return settle_many(decisions=list(decided.items()), actor=self.actor)
+        except (OperationalError, InterfaceError):
+            raise  # the database is down: the whole pass is retried later
+        except Exception as exc:
+            logger.info("batch of %d settled one by one: %s", len(decided), exc)
+        done = []
+        for pk, outcome in decided.items():
             if self.stopping:
                 break
             try:
                 with transaction.atomic():
-                    settle(pk)
-                done += 1
+                    done += settle_many(decisions=[(pk, outcome)], actor=self.actor)
             except services.PaymentError:
                 pass  # someone else (an operator, another worker) ended it first, or paused
             except (OperationalError, InterfaceError):
@@ -124,6 +118,23 @@ class SettlementWorker:
             except Exception as exc:  # one bad row must not stop the worker
                 self._skip(pk, exc)
         return done
+
+    def settle_all(self, *, created_before: datetime, success_rate: float) -> dict[str, int]:
+        """Force every payment still processing that was created before `created_before`,
+        paused or not, in the worker's claimed batches. Runs in the caller (a view, a
+        command): it is the remedy for a dead worker, so it needs none running."""
+        counts = {str(Payment.Status.SUCCESSFUL): 0, str(Payment.Status.FAILED): 0}
+        due = Payment.objects.filter(status=PROCESSING, provider=SIMULATOR, created_at__lte=created_before)
+        due = due.order_by("created_at", "id")
+        while True:
+            with transaction.atomic():
+                claimed = self._lock(due)
+                decided = {pk: outcomes.decide(phone, rng=self.rng, success_rate=success_rate) for pk, phone in claimed}
+                settled = self._run_batch(decided, services.payment_force_many)
+            if not claimed:
+                return counts
+            for payment in settled:
+                counts[payment.status] += 1
 
     def _skip(self, pk: int, exc: Exception) -> None:
         logger.exception("skipping payment %s: %s", pk, exc)
@@ -205,9 +216,6 @@ class SettlementWorker:
                 await asyncio.wait([upstream])
             logger.info("settlement worker %s stopped after %d settlements", self.worker_id, self.settled)
 
-    def request_stop(self) -> None:
-        self.stopping = True
-
     async def _relay(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
         await stop.wait()
         self.stopping = True
@@ -228,6 +236,16 @@ class SettlementWorker:
             except Exception as exc:  # the layer is down: the sweep still runs
                 logger.warning("channel layer unavailable (%s); wake-ups off for 2 s", exc)
                 await asyncio.sleep(2)
+
+
+def _expire_many(*, decisions: list[services.Decision], actor: str) -> list[Payment]:
+    return services.payment_expire_many(payment_ids=[pk for pk, _ in decisions], actor=actor)
+
+
+def settle_all(*, older_than: timedelta, success_rate: float, seed: int | None = None, actor: str) -> dict[str, int]:
+    """Settle every processing payment older than `older_than` now (0: all of them)."""
+    worker = SettlementWorker(seed=seed, actor=actor)
+    return worker.settle_all(created_before=timezone.now() - older_than, success_rate=success_rate)
 
 
 def _close_connection() -> None:

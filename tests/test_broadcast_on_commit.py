@@ -5,7 +5,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from consumers.broadcast import DASHBOARD_GROUP, payment_group
+from payments.events import DASHBOARD_GROUP, payment_group
 from payments.models import Payment
 from payments.services import payment_force
 from tests.factories import make_payment

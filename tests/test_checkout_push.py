@@ -16,13 +16,13 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db.backends import utils as db_utils
 
-import consumers.checkout
 from consumers import rendering
-from consumers.broadcast import payment_group
 from dashboard.asgi import application
 from payments import services
+from payments.events import payment_group
 from payments.models import Payment
 from payments.selectors import payment_snapshot
+from regions import checkout_status
 
 # Transactional: the consumer reads in another thread (its own connection) and the
 # broadcast only happens on a real commit.
@@ -89,14 +89,14 @@ async def test_it_pushes_a_settlement_made_through_the_services():
 async def test_it_does_not_lose_a_change_that_commits_during_connect():
     """Read v1, then the payment settles before the consumer has sent anything: v2 follows."""
     payment = await create_payment()
-    read = consumers.checkout._snapshot
+    read = checkout_status.read
 
     def read_then_settle(reference: str) -> dict[str, Any] | None:
         snapshot = read(reference)
         settle(payment)  # commits v2 and broadcasts it to the group the consumer already joined
         return snapshot
 
-    with mock.patch("consumers.checkout._snapshot", read_then_settle):
+    with mock.patch.object(checkout_status, "read", read_then_settle):
         client = await connect(payment)
         versions = [(await receive_payment(client))["version"], (await receive_payment(client))["version"]]
     assert versions == [1, 2]
@@ -112,13 +112,13 @@ async def test_it_never_sends_an_older_version_after_a_newer_one():
     """
     payment = await create_payment()
     created = await database_sync_to_async(lambda: payment_snapshot(Payment.objects.get(pk=payment.pk)))()
-    read = consumers.checkout._snapshot
+    read = checkout_status.read
 
     def settle_then_read(reference: str) -> dict[str, Any] | None:
         settle(payment)
         return read(reference)
 
-    with mock.patch("consumers.checkout._snapshot", settle_then_read):
+    with mock.patch.object(checkout_status, "read", settle_then_read):
         client = await connect(payment)
     layer = get_channel_layer()
     group = payment_group(str(payment.reference))

@@ -16,14 +16,13 @@ from django.contrib.auth import get_user_model
 from django.db.backends import utils as db_utils
 from django.test import Client
 
-import consumers.dashboard
-import dashboard.views
 from consumers import rendering
-from consumers.broadcast import DASHBOARD_GROUP
 from payments import services
+from payments.events import DASHBOARD_GROUP
 from payments.models import Payment
 from payments.selectors import payment_snapshot
 from payments.worker import SettlementWorker
+from regions import counters, payment_row
 from tests.dashboard_support import is_json_type, open_dashboard, receive_until
 from tests.factories import make_payment
 
@@ -146,8 +145,7 @@ async def test_it_never_sends_an_older_version_after_a_newer_one(staff_client):
 
 
 async def test_it_keeps_the_page_to_its_row_limit(staff_client, monkeypatch):
-    monkeypatch.setattr(consumers.dashboard, "ROWS", 3)
-    monkeypatch.setattr(dashboard.views, "ROWS", 3)
+    monkeypatch.setattr(payment_row, "ROWS", 3)
     first = [await database_sync_to_async(make_payment)() for _ in range(3)]
     socket = await connected(staff_client)
     await socket.receive_from(timeout=5)
@@ -174,7 +172,7 @@ async def test_it_renders_once_and_queries_nothing_per_dashboard_per_update(staf
         await receive_until(socket, inserted(snapshots[-1]["reference"]), what="the last new row")
         await receive_until(socket, lambda m: counter(m, "processing") == "20", what="the counters")
 
-    fixed = await database_sync_to_async(consumers.dashboard.dashboard_stats)()
+    fixed = await database_sync_to_async(counters.read)()
     queries: list[str] = []
     execute = db_utils.CursorWrapper.execute
     monkeypatch.setattr(
@@ -184,7 +182,7 @@ async def test_it_renders_once_and_queries_nothing_per_dashboard_per_update(staf
     render = rendering.render_to_string
     monkeypatch.setattr(rendering, "render_to_string", lambda t, c: renders.append(t) or render(t, c))
     stats_reads: list[int] = []
-    monkeypatch.setattr(consumers.dashboard, "dashboard_stats", lambda: stats_reads.append(1) or fixed)
+    monkeypatch.setattr(counters, "read", lambda: stats_reads.append(1) or fixed)
 
     for snapshot in snapshots:  # pushed straight onto the layer: any query is the consumers' own
         settled = {**snapshot, "status": "failed", "reason": "NOT_ENOUGH_FUNDS", "version": 2}
@@ -202,8 +200,7 @@ async def test_it_renders_once_and_queries_nothing_per_dashboard_per_update(staf
 
 
 async def test_it_sends_a_json_client_every_change_even_off_the_page(staff_client, monkeypatch):
-    monkeypatch.setattr(consumers.dashboard, "ROWS", 2)
-    monkeypatch.setattr(dashboard.views, "ROWS", 2)
+    monkeypatch.setattr(payment_row, "ROWS", 2)
     oldest = await database_sync_to_async(make_payment)()
     for _ in range(2):
         await database_sync_to_async(make_payment)()

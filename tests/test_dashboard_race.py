@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.test import Client
 
-from consumers.broadcast import DASHBOARD_GROUP, payment_group
+from payments.events import DASHBOARD_GROUP, payment_group
 from payments.models import Payment, PaymentLog
 from payments.worker import SettlementWorker
 from tests.dashboard_support import is_json_type, open_dashboard, receive_until

@@ -1,7 +1,6 @@
 """The provider interface: each payment records its provider; only the simulator's settle by
 the worker's draw; an upstream's payments are not forced; configuration and health."""
 
-import random
 from datetime import timedelta
 
 import pytest
@@ -9,7 +8,7 @@ from django.utils import timezone
 
 from payments import services
 from payments.models import Payment
-from payments.worker import SettlementWorker
+from payments.worker import SettlementWorker, settle_all
 from tests.factories import make_payment
 from tests.support import child_env, manage
 from tests.upstream_support import API_USER, use_upstream
@@ -88,7 +87,7 @@ def test_the_api_says_why_it_will_not_force_an_upstream_payment(settings, httpse
 def test_settle_all_leaves_upstream_payments_to_the_upstream(settings, httpserver):
     use_upstream(settings, httpserver)
     payment = make_payment()
-    counts = services.payment_settle_all(older_than=timedelta(0), success_rate=1.0, rng=random.Random(), actor="op")
+    counts = settle_all(older_than=timedelta(0), success_rate=1.0, actor="op")
     assert counts == {"successful": 0, "failed": 0}
     payment.refresh_from_db()
     assert payment.status == "processing"

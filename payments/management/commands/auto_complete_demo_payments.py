@@ -1,10 +1,9 @@
-import random
 from datetime import timedelta
 from typing import Any
 
-from payments import services
 from payments.management.flags import SimulatorCommand, rate, seconds
 from payments.selectors import simulator_settings
+from payments.worker import settle_all
 
 
 class Command(SimulatorCommand):
@@ -19,10 +18,10 @@ class Command(SimulatorCommand):
         success_rate = options["success_rate"]
         if success_rate is None:
             success_rate = simulator_settings().success_rate
-        counts = services.payment_settle_all(
+        counts = settle_all(
             older_than=timedelta(seconds=options["timeout"]),
             success_rate=success_rate,
-            rng=random.Random(options["seed"]),
+            seed=options["seed"],
             actor="command",
         )
         self.stdout.write(f"settled {counts['successful'] + counts['failed']}: {counts['successful']} successful, {counts['failed']} failed")

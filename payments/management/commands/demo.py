@@ -63,11 +63,12 @@ def serve(*, host: str, port: int, worker: SettlementWorker) -> None:
     The in-memory channel layer's queues belong to one event loop, so the worker must
     live on the server's loop (its ORM work goes through sync_to_async), not in a thread.
     """
+    from channels.routing import get_default_application
     from daphne.endpoints import build_endpoint_description_strings
     from daphne.server import Server
     from twisted.internet import defer, reactor
 
-    from dashboard.asgi import application
+    application = get_default_application()  # settings.ASGI_APPLICATION
 
     stop = asyncio.Event()
     task: list[asyncio.Future] = []

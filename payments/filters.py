@@ -1,4 +1,4 @@
-"""The dashboard's status filter and search, applied alike to the page's query and to pushes.
+"""The dashboard's status filter and search, applied alike to a query and to a pushed snapshot.
 
 The page lists the latest rows matching the filter; the socket inserts a new row only if
 it matches too, so a filtered dashboard stays filtered while it updates live.
@@ -12,9 +12,6 @@ from urllib.parse import urlencode
 from django.db.models import Q, QuerySet
 
 from payments.models import Payment
-
-ROWS = 50  # rows on the page; older ones drop off the bottom as new ones arrive
-
 
 @dataclass(frozen=True)
 class Filter:

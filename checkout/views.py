@@ -5,17 +5,14 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseStopPolling
 
-from payments import outcomes, ratelimit, services, validation
-from payments.selectors import payment_by_reference, payment_snapshot
-
-STATUS_PARTIAL = "payments/pay.html#status"
-# htmx stops polling when a response has this status.
-STOP_POLLING = 286
+from payments import ratelimit, services, validation
+from regions import checkout_status
 
 
 class CheckoutForm(forms.Form):
@@ -63,18 +60,14 @@ def checkout(request: HttpRequest) -> HttpResponse:
     # Bound on every POST, even an empty one, so it shows its errors instead of a blank form.
     form = CheckoutForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        try:
-            payment = services.payment_create(
-                amount=form.cleaned_data["amount"],
-                currency=form.cleaned_data["currency"],
-                phone_number=form.cleaned_data["phone_number"],
-                booking_details=form.booking_details(),
-                actor="customer",
-            )
-        except ValidationError as exc:  # pragma: no cover - the form checks the same rules
-            form.add_error(None, exc)
-        else:
-            return redirect("payment-page", reference=payment.reference)
+        payment = services.payment_create(
+            amount=form.cleaned_data["amount"],
+            currency=form.cleaned_data["currency"],
+            phone_number=form.cleaned_data["phone_number"],
+            booking_details=form.booking_details(),
+            actor="customer",
+        )
+        return redirect("payment-page", reference=payment.reference)
     return render(request, "payments/checkout.html", {"form": form, "hints": TEST_NUMBER_HINTS})
 
 
@@ -82,24 +75,6 @@ def too_many(request: HttpRequest, wait: int) -> HttpResponse:
     response = render(request, "429.html", {"wait": wait}, status=429)
     response["Retry-After"] = str(wait)
     return response
-
-
-def mask_phone(phone: str) -> str:
-    return phone[:3] + "•" * max(0, len(phone) - 6) + phone[-3:]
-
-
-def status_context(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """Everything the status partial shows, derived from the snapshot alone."""
-    return {
-        "p": snapshot,
-        "masked_phone": mask_phone(snapshot["phone_number"]),
-        "reason_text": outcomes.reason_text(snapshot["reason"]) if snapshot["reason"] else "",
-    }
-
-
-def _snapshot(reference) -> dict[str, Any] | None:
-    payment = payment_by_reference(reference)
-    return payment_snapshot(payment) if payment else None
 
 
 def _not_found(request: HttpRequest) -> HttpResponse:
@@ -110,17 +85,17 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def payment_page(request: HttpRequest, reference) -> HttpResponse:
-    snapshot = _snapshot(reference)
+    snapshot = checkout_status.read(reference)
     if snapshot is None:
         return _not_found(request)
-    return render(request, "payments/pay.html", status_context(snapshot))
+    return render(request, "payments/pay.html", checkout_status.context(snapshot))
 
 
 @require_GET
 def payment_status(request: HttpRequest, reference) -> HttpResponse:
     """The status fragment, for the polling fallback; 286 stops htmx polling at a final state."""
-    snapshot = _snapshot(reference)
+    snapshot = checkout_status.read(reference)
     if snapshot is None:
         return _not_found(request)
-    status = 200 if snapshot["status"] == "processing" else STOP_POLLING
-    return render(request, STATUS_PARTIAL, status_context(snapshot), status=status)
+    html = render_to_string(checkout_status.PARTIAL, checkout_status.context(snapshot), request)
+    return HttpResponse(html) if snapshot["status"] == "processing" else HttpResponseStopPolling(html)

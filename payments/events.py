@@ -1,0 +1,78 @@
+"""The events services publish: group names, message formats, and the one on-commit helper.
+
+The domain publishes; the pages (consumers) subscribe. Services call `send_event_on_commit`
+inside their transaction, so nothing is pushed that did not commit (Zulip's helper of the
+same name). This module is the only place that calls `group_send`.
+
+Messages on the channel layer (all carry snapshots, so consumers never query per message):
+- to `payment-<reference>` and `dashboard`: {"type": "payment.updated", "payment": {...}}
+- to `dashboard`: {"type": "settings.updated", "settings": {...}}
+- to `settlement-workers`: {"type": "worker.wake"} when a payment is created or the
+  settings change, so a sleeping worker recomputes its next due time at once.
+
+The channel layer delivers at most once; every page resyncs from the database on
+(re)connect, so a lost message delays a page, it never leaves it wrong.
+"""
+
+import logging
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger("payments.events")
+
+DASHBOARD_GROUP = "dashboard"
+WORKER_GROUP = "settlement-workers"
+WAKE = {"type": "worker.wake"}
+
+Event = tuple[str, dict[str, Any]]  # (group, message)
+
+
+def payment_group(reference: str) -> str:
+    """Group names are built from the server-side reference only (a UUID)."""
+    return f"payment-{reference}"
+
+
+def payment_created(snapshot: dict[str, Any]) -> list[Event]:
+    return [(WORKER_GROUP, WAKE), *payments_changed([snapshot])]
+
+
+def payments_changed(snapshots: list[dict[str, Any]]) -> list[Event]:
+    events = []
+    for snapshot in snapshots:
+        message = {"type": "payment.updated", "payment": snapshot}
+        events += [(payment_group(snapshot["reference"]), message), (DASHBOARD_GROUP, message)]
+    return events
+
+
+def settings_changed(snapshot: dict[str, Any]) -> list[Event]:
+    return [(WORKER_GROUP, WAKE), (DASHBOARD_GROUP, {"type": "settings.updated", "settings": snapshot})]
+
+
+def workers_wake() -> list[Event]:
+    """Something is due now (an upstream callback asked for a status check)."""
+    return [(WORKER_GROUP, WAKE)]
+
+
+def send_event_on_commit(events: list[Event]) -> None:
+    """Push `events` once the current transaction commits (never, if it rolls back).
+
+    Events registered by one transaction go out in one hop to the event loop.
+    """
+    transaction.on_commit(partial(send_events, events))
+
+
+async def _send_all(events: list[Event]) -> None:
+    layer = get_channel_layer()
+    for group, message in events:
+        await layer.group_send(group, message)
+
+
+def send_events(events: list[Event]) -> None:
+    try:
+        async_to_sync(_send_all)(events)
+    except Exception as exc:  # the commit stands; pages converge when they resync
+        logger.warning("push failed (%s): %s", type(exc).__name__, exc)

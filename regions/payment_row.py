@@ -1,0 +1,31 @@
+"""A dashboard row (`#row-<reference>`), one per payment, the latest `ROWS` on the page."""
+
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from payments import outcomes
+from payments.filters import Filter
+from payments.models import Payment
+from payments.selectors import dashboard_snapshot
+
+PARTIAL = "dashboard/dashboard.html#row"
+ROWS = 50  # rows on the page; older ones drop off the bottom as new ones arrive
+
+
+def read(view: Filter, stats: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The page's rows with its counters and settings, read at once (`dashboard_snapshot`)."""
+    return dashboard_snapshot(view, rows=ROWS, stats=stats)
+
+
+def context(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "p": snapshot,
+        "processing": snapshot["status"] == Payment.Status.PROCESSING,
+        "reason_text": outcomes.reason_text(snapshot["reason"]),
+    }
+
+
+def render(snapshot: dict[str, Any], *, oob: bool = False) -> str:
+    """`oob`: an htmx out-of-band swap by id, for HTTP answers (socket messages swap by id anyway)."""
+    return render_to_string(PARTIAL, {**context(snapshot), "oob": oob})
