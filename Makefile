@@ -9,6 +9,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# pip itself is pinned too (and installs the locks faster than the one venv bundles).
+PIP_PIN := pip==26.3
 PIP := $(PY) -m pip --disable-pip-version-check install --quiet --require-hashes
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
@@ -18,6 +20,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit("LiveSettle needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
 	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip --disable-pip-version-check install --quiet $(PIP_PIN)
 
 $(RUNTIME_STAMP): requirements.lock | $(PY)
 	$(PIP) -r requirements.lock
