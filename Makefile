@@ -20,7 +20,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit("LiveSettle needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip --disable-pip-version-check install --quiet $(PIP_PIN)
+	$(PY) -m pip --disable-pip-version-check install --quiet $(PIP_PIN) || { rm -rf $(VENV); exit 1; }
 
 $(RUNTIME_STAMP): requirements.lock | $(PY)
 	$(PIP) -r requirements.lock
