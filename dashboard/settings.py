@@ -9,6 +9,7 @@ import secrets
 import sys
 import tempfile
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "payments",
     "consumers",
     "dashboard",
@@ -98,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "payments.middleware.ServiceUnavailableMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login with its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -207,8 +211,30 @@ else:
     }
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Every login goes through authenticate(), and so through django-axes: /accounts/login/
+# and /admin/login/ alike. The REST API takes the session only (no HTTP Basic: a second,
+# CSRF-free password path that scripts do not need; the commands and MoMo's own auth serve).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failures counted in the database: shared by every process (and kept over a restart)
+# whether or not Redis is there; the in-memory cache would count per process.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful login
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(seconds=int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900")))
+# Per address, not per name: a guesser elsewhere in the room cannot lock the presenter out.
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "payments.network.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_ENABLE_ADMIN = False
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 LOGOUT_REDIRECT_URL = "/"
@@ -250,7 +276,6 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_THROTTLE_CLASSES": [],
     "COERCE_DECIMAL_TO_STRING": True,
@@ -274,7 +299,7 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# Rate limits and login lockouts count in this cache: with REDIS_URL, one count shared by
+# Rate limits count in this cache: with REDIS_URL, one count shared by
 # every process (a limit per process is no limit behind two Daphnes).
 if REDIS_URL:
     CACHES = {
@@ -295,6 +320,7 @@ PAYMENT_CURRENCIES = [
     if c.strip()
 ]
 PAYMENT_EXPIRY_SECONDS = int(os.environ.get("PAYMENT_EXPIRY_SECONDS", "300"))
+DEMO_OPERATOR_USERNAME = os.environ.get("DEMO_OPERATOR_USERNAME", "").strip() or "operator"
 DEMO_OPERATOR_PASSWORD = os.environ.get("DEMO_OPERATOR_PASSWORD", "")
 # The MoMo Collections API (payments/momo/): subscription keys (comma-separated; unset: one
 # generated once and kept in .momo-subscription-key), token lifetime, rate limits, and the

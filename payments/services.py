@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Exists, F, Value, When
 from django.utils import timezone
@@ -355,10 +356,24 @@ def settings_update(*, actor: str, **changes: Any) -> SimulatorSettings:
     return config
 
 
-def operator_ensure(*, username: str = "operator") -> tuple[str, bool]:
-    """Make sure the demo operator exists; returns (password, generated_now_or_before)."""
+class OperatorPasswordRejected(ValueError):
+    """DEMO_OPERATOR_PASSWORD fails Django's password validators (the message says why)."""
+
+
+def operator_ensure(*, username: str | None = None) -> tuple[str, bool]:
+    """Make sure the demo operator exists; returns (password, generated_now_or_before).
+
+    A given DEMO_OPERATOR_PASSWORD must pass AUTH_PASSWORD_VALIDATORS, like any password
+    a person sets: the demo's account is the one a room can reach.
+    """
+    username = username or settings.DEMO_OPERATOR_USERNAME
     password = settings.DEMO_OPERATOR_PASSWORD
     generated = not password
+    if not generated:
+        try:
+            password_validation.validate_password(password, user=get_user_model()(username=username))
+        except ValidationError as exc:
+            raise OperatorPasswordRejected(f"DEMO_OPERATOR_PASSWORD is refused: {' '.join(exc.messages)}") from None
     secret_file = settings.BASE_DIR / ".demo-operator-password"
     if generated:
         if secret_file.exists():

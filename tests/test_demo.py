@@ -69,6 +69,7 @@ def test_it_generates_the_operator_password_once(settings, tmp_path):
     again, _ = operator_ensure()
     assert generated and first == again and len(first) >= 12
     from django.contrib.auth import authenticate
+    from django.test import RequestFactory
 
-    user = authenticate(username="operator", password=first)
+    user = authenticate(RequestFactory().post("/accounts/login/"), username="operator", password=first)
     assert user is not None and user.is_staff

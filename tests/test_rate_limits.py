@@ -5,21 +5,15 @@ shipped nginx + `--proxy-headers` too), the checkout form had no limit, signed-i
 customers had none, and each process counted alone.
 """
 
-import http.cookiejar
-import re
-import urllib.error
 import urllib.parse
-import urllib.request
-import uuid
 
 import pytest
 from django.test import Client
 
 from payments.models import Payment
-from tests.support import ServerProcess, child_env, free_port
+from tests.two_servers import FORM, Browser, stop_all, two_daphnes
 
 VALID = {"amount": "12.50", "currency": "EUR", "phone_number": "46733123499"}
-FORM = {"item": "Canopy walk", "guests": "2", "amount": "12.50", "currency": "EUR", "phone_number": "46733123499"}
 
 
 def spoofed(i: int, appended: str | None = None) -> dict[str, str]:
@@ -92,55 +86,9 @@ def test_it_limits_signed_in_customers_but_not_staff(customer, operator, limited
 # --- across two server processes sharing Redis --------------------------------------------
 
 
-class Browser:
-    """A cookie-keeping HTTP client, so the checkout form's CSRF check passes as in a browser."""
-
-    def __init__(self) -> None:
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect()
-        )
-
-    def send(self, url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
-        request = urllib.request.Request(url, data=data, headers=headers or {})
-        try:
-            with self.opener.open(request, timeout=30) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-    def submit_checkout(self, base_url: str, headers: dict[str, str]) -> tuple[int, str]:
-        _, page = self.send(base_url + "/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        body = urllib.parse.urlencode({**FORM, "csrfmiddlewaretoken": token}).encode()
-        return self.send(base_url + "/", body, {**headers, "Referer": base_url + "/"})
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
 @pytest.mark.slow
 def test_it_counts_spoofed_creates_once_across_two_daphnes_sharing_redis(transactional_db, redis_url, tmp_path):
-    from tests.conftest import sqlite_url_of_test_db
-
-    env = child_env(
-        DATABASE_URL=sqlite_url_of_test_db(), REDIS_URL=redis_url, API_CREATE_RATE="4/min", TRUSTED_PROXY_COUNT="1",
-        # Each run its own cache keys: a window left over from an earlier run must not count.
-        CACHE_KEY_PREFIX=f"t{uuid.uuid4().hex[:8]}",
-        # --proxy-headers makes the spoofed first entry the peer address, which the DEBUG
-        # guard would answer with its 403: this test is about the limit, not that guard.
-        ALLOW_DEBUG_ON_NETWORK="1",
-    )
-    servers = []
-    for name in ("web1", "web2"):
-        port = free_port()
-        server = ServerProcess(
-            "-m", "daphne", "--proxy-headers", "-e", f"tcp:port={port}:interface=127.0.0.1",
-            "dashboard.asgi:application", env=env, log=tmp_path / f"{name}.log", port=port,
-        )
-        server.start()
-        servers.append(server)
+    servers = two_daphnes(tmp_path, redis_url, API_CREATE_RATE="4/min", TRUSTED_PROXY_COUNT="1")
     try:
         browser = Browser()
         answers = []
@@ -149,12 +97,11 @@ def test_it_counts_spoofed_creates_once_across_two_daphnes_sharing_redis(transac
             headers = {"X-Forwarded-For": f"198.51.100.{i + 1}, 127.0.0.1"}
             server = servers[i % 2]
             if i % 3 == 2:
-                answers.append(browser.submit_checkout(server.base_url, headers)[0])
+                answers.append(browser.submit(server.base_url + "/", FORM, headers)[0])
             else:
                 body = urllib.parse.urlencode(VALID).encode()
                 answers.append(browser.send(server.base_url + "/api/payments/", body, headers)[0])
         assert answers == [201, 201, 302, 201, 429, 429]
         assert Payment.objects.count() == 4
     finally:
-        for server in servers:
-            server.stop()
+        stop_all(servers)

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from payments.network import is_loopback
 from payments.management.flags import SimulatorCommand, port, positive_seconds
 from payments.management.commands.momo_credentials import credentials_text
-from payments.services import momo_demo_credentials, operator_ensure, settings_update
+from payments.services import OperatorPasswordRejected, momo_demo_credentials, operator_ensure, settings_update
 from payments.worker import SettlementWorker
 
 
@@ -33,7 +33,10 @@ class Command(SimulatorCommand):
             # still served from the app directories (WHITENOISE_USE_FINDERS was settled).
             settings.DEBUG = False
         call_command("migrate", interactive=False, verbosity=0)
-        password, _ = operator_ensure()
+        try:
+            password, _ = operator_ensure()
+        except OperatorPasswordRejected as exc:
+            raise CommandError(str(exc), returncode=2) from None
         config = settings_update(
             actor="command", timeout_seconds=options["timeout"], success_rate=options["success_rate"]
         )
@@ -42,7 +45,7 @@ class Command(SimulatorCommand):
             "LiveSettle demo\n"
             f"  checkout:  {base}/\n"
             f"  dashboard: {base}/dashboard/\n"
-            f"  operator:  operator / {password}\n"
+            f"  operator:  {settings.DEMO_OPERATOR_USERNAME} / {password}\n"
             f"  api docs:  {base}/api/docs/\n"
             f"  MoMo Collections API: base URL {base}\n{credentials_text(*momo_demo_credentials(), indent='    ')}"
             f"  settling after {config.timeout_seconds:g} s, {config.success_rate:.0%} success"
