@@ -6,6 +6,7 @@ customers had none, and each process counted alone.
 """
 
 import urllib.parse
+import uuid
 
 import pytest
 from django.test import Client
@@ -81,6 +82,31 @@ def test_it_limits_signed_in_customers_but_not_staff(customer, operator, limited
     staff.force_login(operator)
     assert [staff.post("/", FORM).status_code for _ in range(5)] == [302] * 5
     assert Payment.objects.count() == 3 + 5
+
+
+@pytest.mark.django_db
+def test_it_limits_momo_request_to_pay_per_address_whatever_the_api_user(limited):
+    from payments.models import MomoApiUser
+    from tests.momo_support import SUBSCRIPTION_KEY, DjangoMomoClient
+
+    limited.MOMO_SUBSCRIPTION_KEYS = [SUBSCRIPTION_KEY]
+    limited.MOMO_ENVIRONMENTS = {"sandbox": "EUR"}
+
+    def fresh_api_user(i: int) -> DjangoMomoClient:
+        # A new API user (provisioning needs only the subscription key) and a new spoof each time.
+        momo = DjangoMomoClient(Client(**spoofed(i))).provision()
+        momo.get_token()
+        return momo
+
+    first = fresh_api_user(1)  # hit 1: the API user
+    assert first.request_to_pay()[1].status == 202  # hit 2
+    second = fresh_api_user(2)  # hit 3
+    _, refused = second.request_to_pay()  # hit 4
+    assert refused.status == 429 and refused.json()["statusCode"] == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    created = DjangoMomoClient(Client(**spoofed(3))).call("POST", "/v1_0/apiuser", json_body={"providerCallbackHost": "x.example"}, X_Reference_Id=str(uuid.uuid4()))
+    assert created.status == 429
+    assert Payment.objects.count() == 1 and MomoApiUser.objects.count() == 2
 
 
 # --- across two server processes sharing Redis --------------------------------------------

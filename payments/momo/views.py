@@ -14,7 +14,7 @@ from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from payments import outcomes, services
+from payments import outcomes, ratelimit, services
 from payments.models import MomoApiUser, Payment
 from payments.momo import auth, parsing
 from payments.momo.errors import (
@@ -63,6 +63,15 @@ def momo_view(*methods: str, bearer: bool = True, rate: str = REQUEST_RATE) -> C
     return decorate
 
 
+def _check_create_limit(request: HttpRequest) -> None:
+    """The per-address create limit every create path shares (API, checkout form, MoMo):
+    API users are provisioned with the subscription key alone, so a limit per API user is
+    no limit for someone who makes a new one per request."""
+    wait = ratelimit.create_wait(request)
+    if wait is not None:
+        raise GatewayError(429, "", f"Rate limit is exceeded. Try again in {wait} seconds.", headers={"Retry-After": str(wait)})
+
+
 def _actor(user: MomoApiUser) -> str:
     return f"momo:{user.id}"
 
@@ -80,6 +89,7 @@ def _existing_user(user_id: str) -> MomoApiUser:
 
 @momo_view("POST", bearer=False)
 def api_user_create(request: HttpRequest) -> HttpResponse:
+    _check_create_limit(request)
     user_id = parsing.reference_id(request.headers.get("X-Reference-Id"))
     body = parsing.json_body(request, required=True)
     host = parsing.callback_host(body.get("providerCallbackHost") if isinstance(body, dict) else None)
@@ -119,6 +129,7 @@ def token(request: HttpRequest) -> HttpResponse:
 
 @momo_view("POST")
 def request_to_pay(request: HttpRequest, user: MomoApiUser) -> HttpResponse:
+    _check_create_limit(request)
     reference = parsing.reference_id(request.headers.get("X-Reference-Id"))
     environment = parsing.target_environment(request, user)
     callback_url = parsing.callback_url(request.headers.get("X-Callback-Url"), user)
