@@ -233,6 +233,7 @@ BAD_REQUESTS = [
     ("bad email", {"body": {**RTP_BODY, "payer": {"partyIdType": "EMAIL", "partyId": "nobody"}}}, "INVALID_PAYER"),
     ("payer message 161", {"body": {**RTP_BODY, "payerMessage": "x" * 161}}, "INVALID_BODY"),
     ("payee note 161", {"body": {**RTP_BODY, "payeeNote": "x" * 161}}, "INVALID_BODY"),
+    ("NUL in a message", {"body": {**RTP_BODY, "payerMessage": "a\x00b"}}, "INVALID_BODY"),
     ("external id object", {"body": {**RTP_BODY, "externalId": {"a": 1}}}, "INVALID_BODY"),
     ("body a list", {"body": [RTP_BODY]}, "INVALID_BODY"),
     ("body null", {"raw": b"null"}, "INVALID_BODY"),

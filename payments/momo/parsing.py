@@ -23,6 +23,7 @@ MAX_MESSAGE = 160
 MAX_EXTERNAL_ID = 64
 MAX_CALLBACK_URL = 2048
 _PARTY_CODE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def reference_id(value: str | None) -> uuid.UUID:
@@ -73,7 +74,7 @@ def callback_url(value: str | None, user: MomoApiUser) -> str:
         "INVALID_CALLBACK_URL_HOST",
         f"X-Callback-Url must be an http(s) URL on the API user's providerCallbackHost ({user.provider_callback_host}).",
     )
-    if len(url) > MAX_CALLBACK_URL:
+    if len(url) > MAX_CALLBACK_URL or _CONTROL.search(url):
         raise wrong_host
     try:
         parts = urlsplit(url)
@@ -95,7 +96,7 @@ def callback_host(value: Any) -> str:
             host = urlsplit(host).hostname or ""
         except ValueError:
             host = ""
-    if not host or len(host) > 255 or re.search(r"[\s/?#@]", host):
+    if not host or len(host) > 255 or re.search(r"[\s/?#@]", host) or _CONTROL.search(host):
         raise bad_request("INVALID_CALLBACK_HOST", "providerCallbackHost must be a host name such as example.com.")
     return host.lower()
 
@@ -109,6 +110,8 @@ def _text(body: dict[str, Any], name: str, limit: int) -> str:
     value = str(value).strip()
     if len(value) > limit:
         raise bad_request("INVALID_BODY", f"{name} must be at most {limit} characters.")
+    if "\x00" in value:  # PostgreSQL refuses NUL in text: a 400 here, not a 500 there
+        raise bad_request("INVALID_BODY", f"{name} must not contain NUL characters.")
     return value
 
 
@@ -177,6 +180,8 @@ def notification_message(request: HttpRequest) -> str:
         raise bad_request("INVALID_BODY", "Send notificationMessage as a header or in the body.")
     if len(message) > MAX_MESSAGE:
         raise bad_request("INVALID_BODY", f"notificationMessage must be at most {MAX_MESSAGE} characters.")
+    if "\x00" in message:
+        raise bad_request("INVALID_BODY", "notificationMessage must not contain NUL characters.")
     return message
 
 

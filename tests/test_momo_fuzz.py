@@ -1,0 +1,100 @@
+"""Any request-to-pay body or header set: a 202 or a MoMo-shaped 4xx, never a 5xx; a 4xx writes nothing."""
+
+import json
+import uuid
+
+import pytest
+from django.test import Client
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+
+from payments.models import Payment, PaymentLog
+from tests.momo_support import RTP_BODY, SUBSCRIPTION_KEY, DjangoMomoClient
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+texts = st.text(max_size=200)
+amounts = st.one_of(
+    st.sampled_from(["100", "0.01", "1.5", "1e3", "-1", "0", "NaN", "1.005", "999999999999999", ""]),
+    st.integers(), st.floats(), json_values,
+)
+payers = st.one_of(
+    st.fixed_dictionaries({
+        "partyIdType": st.sampled_from(["MSISDN", "msisdn", "EMAIL", "PARTY_CODE", "IBAN", ""]) | json_values,
+        "partyId": st.sampled_from(["46733123450", "46733123499", "+46 733-123-499", "a@b.co", "AB-1", ""]) | texts | st.integers(),
+    }),
+    json_values,
+)
+# Bodies near the valid one (each field kept, dropped or replaced) and anything at all.
+near_valid = st.fixed_dictionaries(
+    {},
+    optional={
+        "amount": amounts,
+        "currency": st.sampled_from(["EUR", "eur", "UGX", "XYZ", ""]) | json_values,
+        "externalId": texts | json_values,
+        "payer": payers,
+        "payerMessage": texts | json_values,
+        "payeeNote": texts | json_values,
+    },
+)
+bodies = st.one_of(
+    st.just(json.dumps(RTP_BODY).encode()),
+    near_valid.map(lambda d: json.dumps({**RTP_BODY, **d}).encode()),
+    near_valid.map(lambda d: json.dumps(d).encode()),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=300),
+    st.just(b"x" * 5000),
+)
+headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "X_Reference_Id": st.uuids(version=4).map(str) | st.uuids().map(str) | texts,
+        "X_Target_Environment": st.sampled_from(["sandbox", "mtnuganda", "", "SANDBOX"]) | texts,
+        "X_Callback_Url": st.sampled_from(["https://merchant.example/cb", "http://merchant.example:8080/x?y=1", "https://evil.example/", "merchant.example"]) | texts,
+        "Content_Type": st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded"]) | texts,
+        "Authorization": texts,
+        "Ocp_Apim_Subscription_Key": texts,
+    },
+)
+
+
+def momo_shaped(answer) -> bool:
+    try:
+        body = answer.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and (
+        {"code", "message"} <= set(body) or {"statusCode", "message"} <= set(body) or "error" in body
+    )
+
+
+def test_it_answers_any_request_to_pay_with_202_or_a_momo_shaped_4xx(settings):
+    settings.MOMO_SUBSCRIPTION_KEYS = [SUBSCRIPTION_KEY]
+    settings.MOMO_REQUEST_RATE = 0  # every example reaches the parser, not the per-second budget
+    momo = DjangoMomoClient(Client()).provision("merchant.example")
+    momo.get_token()
+    seen: list[int] = []
+
+    @hypothesis_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(body=bodies, sent=st.just({}) | headers)
+    def request_to_pay(body: bytes, sent: dict) -> None:
+        before = (Payment.objects.count(), PaymentLog.objects.count())
+        # A fresh reference unless the example sets one (hypothesis repeats its uuids).
+        sent = {"X_Reference_Id": str(uuid.uuid4()), "X_Target_Environment": "sandbox", **sent}
+        answer = momo.call("POST", "/collection/v1_0/requesttopay", raw=body, **sent)
+        seen.append(answer.status)
+        assert answer.status == 202 or 400 <= answer.status < 500, (answer.status, answer.body)
+        if answer.status == 202:
+            assert Payment.objects.filter(reference=sent["X_Reference_Id"].strip()).count() == 1
+            assert Payment.objects.count() == before[0] + 1
+        else:
+            assert momo_shaped(answer), answer.body
+            assert (Payment.objects.count(), PaymentLog.objects.count()) == before
+
+    request_to_pay()
+    # The strategies reach both sides: accepted requests and refusals.
+    assert seen.count(202) >= 15 and sum(400 <= s < 500 for s in seen) >= 15, sorted(set(seen))
