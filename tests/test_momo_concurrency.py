@@ -36,6 +36,7 @@ def momo_server(request, tmp_path, transactional_db):
     port = free_port()
     # Only the reference is under test here, not the per-second request budget.
     env = child_env(DATABASE_URL=database_url, MOMO_SUBSCRIPTION_KEY=SUBSCRIPTION_KEY, MOMO_REQUEST_RATE="0",
+                    API_CREATE_RATE="1000/min",
                     DEMO_OPERATOR_PASSWORD="op-pass-123")
     server = ServerProcess("manage.py", "demo", "--port", str(port), "--timeout", "60", env=env,
                            log=tmp_path / "demo.log", port=port)

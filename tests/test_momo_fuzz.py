@@ -74,7 +74,9 @@ def momo_shaped(answer) -> bool:
 
 def test_it_answers_any_request_to_pay_with_202_or_a_momo_shaped_4xx(settings):
     settings.MOMO_SUBSCRIPTION_KEYS = [SUBSCRIPTION_KEY]
-    settings.MOMO_REQUEST_RATE = 0  # every example reaches the parser, not the per-second budget
+    # Every example reaches the parser, not the per-API-user or per-address budgets.
+    settings.MOMO_REQUEST_RATE = 0
+    settings.PAYMENT_CREATE_RATE = "1000000/min"
     momo = DjangoMomoClient(Client()).provision("merchant.example")
     momo.get_token()
     seen: list[int] = []
