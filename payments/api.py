@@ -115,6 +115,8 @@ def payment_complete(request: Request, reference) -> Response:
             reason=incoming.validated_data.get("reason", ""),
             actor=f"operator:{request.user.get_username()}",
         )
+    except services.InvalidValue as exc:
+        return Response({exc.field: [str(exc)]}, status=400)
     except services.PaymentError as exc:
         return Response({"detail": f"Payment is {exc}."}, status=409)
     return Response(payment_snapshot(payment))

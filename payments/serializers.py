@@ -59,10 +59,10 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 
 class CompleteSerializer(serializers.Serializer):
-    outcome = serializers.ChoiceField(choices=[Payment.Status.SUCCESSFUL, Payment.Status.FAILED])
-    reason = serializers.ChoiceField(choices=sorted(outcomes.REASONS), required=False, allow_blank=True)
+    """The schema's enums; the outcome/reason rule is `payment_force`'s (the view translates it)."""
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs.get("reason") and attrs["outcome"] == Payment.Status.SUCCESSFUL:
-            raise serializers.ValidationError({"reason": "A reason only goes with outcome 'failed'."})
-        return attrs
+    outcome = serializers.ChoiceField(choices=[Payment.Status.SUCCESSFUL, Payment.Status.FAILED])
+    reason = serializers.ChoiceField(
+        choices=sorted(outcomes.REASONS), required=False, allow_blank=True,
+        help_text="Only with outcome 'failed' (default APPROVAL_REJECTED).",
+    )

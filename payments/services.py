@@ -8,6 +8,7 @@ commit. Settle, force and expire share one implementation, `_finalize`, batch or
 
 import hashlib
 import json
+import math
 import os
 import secrets
 import uuid
@@ -32,7 +33,88 @@ FINAL_STATUSES = (Payment.Status.SUCCESSFUL, Payment.Status.FAILED)
 
 
 class PaymentError(Exception):
-    """An illegal transition: the payment is already final, or settlement is paused."""
+    """The one domain error: an illegal transition (already final, paused) or a bad value."""
+
+
+class InvalidValue(PaymentError):
+    """A value a service refuses, in words; `field` names it, `low`/`high` bound a range.
+
+    Forms, serializers and flags translate it into their channel's message: they do not
+    repeat the rule."""
+
+    def __init__(self, field: str, message: str, *, low: float | None = None, high: float | None = None) -> None:
+        super().__init__(message)
+        self.field, self.low, self.high = field, low, high
+
+
+# --- the rules, written once ---------------------------------------------------------------
+
+DEFAULT_FAIL_REASON = "APPROVAL_REJECTED"  # an operator's "Fail" without a reason
+TIMEOUT_RANGE = (0, 86_400)  # seconds, up to a day
+SUCCESS_RATE_RANGE = (0.0, 1.0)
+EXPIRY_RANGE = (1, 7 * 86_400)  # seconds, up to a week
+
+
+def _number(value: Any, *, whole: bool = False) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) if whole else math.isfinite(value)
+
+
+def check_timeout(value: Any) -> float:
+    low, high = TIMEOUT_RANGE
+    if not _number(value) or value < low:
+        raise InvalidValue("timeout_seconds", "Timeout must be 0 seconds or more.", low=low, high=high)
+    if value > high:
+        raise InvalidValue("timeout_seconds", "Timeout must be at most 86400 seconds (a day).", low=low, high=high)
+    return value
+
+
+def check_success_rate(value: Any) -> float:
+    low, high = SUCCESS_RATE_RANGE
+    if not _number(value) or not low <= value <= high:
+        message = "Success rate must be between 0 and 1: 0.9 means 9 in 10 succeed."
+        raise InvalidValue("success_rate", message, low=low, high=high)
+    return value
+
+
+def check_expiry(value: Any) -> int:
+    low, high = EXPIRY_RANGE
+    if not _number(value, whole=True) or value < low:
+        raise InvalidValue("expiry_seconds", "Expiry must be at least 1 second.", low=low, high=high)
+    if value > high:
+        raise InvalidValue("expiry_seconds", "Expiry must be at most 604800 seconds (a week).", low=low, high=high)
+    return value
+
+
+def check_paused(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidValue("paused", "Paused must be true or false.")
+    return value
+
+
+SETTING_CHECKS = {
+    "timeout_seconds": check_timeout,
+    "success_rate": check_success_rate,
+    "paused": check_paused,
+    "expiry_seconds": check_expiry,
+}
+
+
+def check_outcome(outcome: Any, reason: Any = "") -> outcomes.Outcome:
+    """An operator's decision: successful, or failed with a MoMo reason (by default APPROVAL_REJECTED)."""
+    if outcome not in FINAL_STATUSES:
+        raise InvalidValue("outcome", "Choose an outcome: successful or failed.")
+    if not isinstance(reason, str):
+        raise InvalidValue("reason", "A reason is a MoMo reason code such as NOT_ENOUGH_FUNDS.")
+    if outcome == Payment.Status.SUCCESSFUL:
+        if reason:
+            raise InvalidValue("reason", "A reason only goes with outcome 'failed'.")
+        return outcomes.Outcome(str(outcome))
+    reason = reason or DEFAULT_FAIL_REASON
+    if reason not in outcomes.REASONS:
+        raise InvalidValue("reason", f"Unknown MoMo reason code: {reason[:48]}.")
+    return outcomes.Outcome(str(outcome), reason)
 
 
 class IdempotencyConflict(Exception):
@@ -202,16 +284,12 @@ UPSTREAM_DECIDES = "decided by the MoMo upstream, not here: it settles when the 
 
 def payment_force(*, payment: Payment, outcome: str, reason: str = "", actor: str) -> Payment:
     """An operator's (or a command's) decision on one payment: immediate, paused or not."""
+    decision = check_outcome(outcome, reason)
     if payment.is_final:
         raise PaymentError(f"already settled ({payment.status})")
     if not providers.forceable(payment.provider):
         raise PaymentError(UPSTREAM_DECIDES)
-    if outcome == Payment.Status.FAILED and not reason:
-        reason = "APPROVAL_REJECTED"
-    if outcome == Payment.Status.FAILED and reason not in outcomes.REASONS:
-        raise PaymentError(f"unknown reason code {reason!r}")
-    forced = payment_force_many(decisions=[(payment.pk, outcomes.Outcome(outcome, reason))], actor=actor)
-    return forced[0]
+    return payment_force_many(decisions=[(payment.pk, decision)], actor=actor)[0]
 
 
 EXPIRED = outcomes.Outcome(Payment.Status.FAILED, "EXPIRED")
@@ -329,14 +407,12 @@ def payment_check_now(*, reference: Any, actor: str) -> bool:
     return True
 
 
-SETTINGS_FIELDS = ("timeout_seconds", "success_rate", "paused", "expiry_seconds")
-
-
 def settings_update(*, actor: str, **changes: Any) -> SimulatorSettings:
     """Change the live settings; every change is logged and pushed, and wakes the workers."""
-    unknown = set(changes) - set(SETTINGS_FIELDS)
+    unknown = set(changes) - set(SETTING_CHECKS)
     if unknown:
-        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        raise InvalidValue(min(unknown), f"Unknown settings: {', '.join(sorted(unknown))}.")
+    changes = {name: SETTING_CHECKS[name](value) for name, value in changes.items() if value is not None}
     simulator_settings()  # make sure the row exists before locking it
     with transaction.atomic():
         config = SimulatorSettings.objects.select_for_update().get(pk=1)

@@ -7,15 +7,28 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import InterfaceError, OperationalError
 
+from payments import services
+
 
 def rate(value: str) -> float:
+    """A success rate; its range is the service's."""
     try:
         number = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is outside 0-1 (use e.g. 0.9 for 90 %)")
-    return number
+    try:
+        return services.check_success_rate(number)
+    except services.InvalidValue as exc:
+        raise argparse.ArgumentTypeError(f"{value} is outside {exc.low:g}-{exc.high:g} (use e.g. 0.9 for 90 %)") from None
+
+
+def timeout(value: str) -> float:
+    """The live settings' timeout; its range is the service's."""
+    number = seconds(value)
+    try:
+        return services.check_timeout(number)
+    except services.InvalidValue as exc:
+        raise argparse.ArgumentTypeError(f"{value} is outside {exc.low:g}-{exc.high:g} seconds") from None
 
 
 def seconds(value: str) -> float:
@@ -74,6 +87,6 @@ class SimulatorCommand(BaseCommand):
             raise CommandError(f"the database is unavailable ({reason}); check DATABASE_URL and that it is running") from None
 
     def add_settings_flags(self, parser: CommandParser) -> None:
-        parser.add_argument("--timeout", type=seconds, default=None, help="seconds until a new payment settles (default 30)")
+        parser.add_argument("--timeout", type=timeout, default=None, help="seconds until a new payment settles (default 30)")
         parser.add_argument("--success-rate", type=rate, default=None, help="share of payments that succeed, 0-1 (default 0.9)")
         parser.add_argument("--seed", type=int, default=None, help="seed the outcome generator to replay a demo")

@@ -23,15 +23,15 @@ class Command(SimulatorCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         outcome, reason = options["outcome"], options["reason"] or ""
-        if reason and outcome == Payment.Status.SUCCESSFUL:
-            raise CommandError("--reason only goes with --outcome failed")
+        if outcome is None and reason:
+            outcome = Payment.Status.FAILED
+        if outcome is not None:
+            _check(outcome, reason)  # before the wait
         payment = _find(options["reference"])
         if payment.is_final:
             raise CommandError(f"payment {payment.reference} is already settled ({payment.status})")
         if options["delay"]:
             time.sleep(options["delay"])
-        if outcome is None and reason:
-            outcome = Payment.Status.FAILED
         if outcome is None:
             drawn = outcomes.decide("", rng=random.Random(), success_rate=options["success_rate"])
             outcome, reason = drawn.status, drawn.reason
@@ -41,6 +41,14 @@ class Command(SimulatorCommand):
             raise CommandError(f"payment {payment.reference}: {exc}") from None
         suffix = f" ({payment.reason})" if payment.reason else ""
         self.stdout.write(f"{payment.reference} {payment.status}{suffix}")
+
+
+def _check(outcome: str, reason: str) -> None:
+    """The service's outcome/reason rule, said in flags (argparse's choices catch the rest)."""
+    try:
+        services.check_outcome(outcome, reason)
+    except services.InvalidValue as exc:
+        raise CommandError("--reason only goes with --outcome failed" if exc.field == "reason" else str(exc)) from None
 
 
 def _find(reference: str) -> Payment:
