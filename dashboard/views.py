@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from payments import outcomes, services
+from payments import outcomes, providers, services
 from payments.filters import Filter
 from payments.models import Payment, PaymentLog
 from payments.models import MomoApiUser
@@ -71,6 +71,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "reasons": REASONS,
         "default_reason": services.DEFAULT_FAIL_REASON,
         "ws_url": "/ws/dashboard/" + (f"?{view.query_string()}" if view.active else ""),
+        "provider": providers.status(),
         **counters.context(snapshot["stats"]),
         **settings_panel.context(snapshot["settings"]),
         **momo_context(request),

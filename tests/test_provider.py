@@ -146,3 +146,21 @@ def test_a_complete_configuration_starts(tmp_path):
     )
     assert "no issues" in manage("check", env=env).stdout
 
+
+
+def test_the_dashboard_shows_the_simulator(client, operator):
+    client.force_login(operator)
+    page = client.get("/dashboard/").content.decode()
+    assert 'data-provider="simulator"' in page and "Settled by <strong>Simulator</strong>" in page
+
+
+def test_the_dashboard_shows_the_upstream_and_its_health(settings, httpserver, client, operator):
+    use_upstream(settings, httpserver)
+    httpserver.expect_request("/collection/token/", method="POST").respond_with_json(
+        {"statusCode": 401, "message": "Access denied due to invalid subscription key."}, status=401
+    )
+    client.force_login(operator)
+    page = " ".join(client.get("/dashboard/").content.decode().split())
+    assert f"Settled by <strong>MoMo upstream</strong> at <code>{httpserver.host}:{httpserver.port}</code>" in page
+    assert "down: the upstream refused the credentials (401); check MOMO_UPSTREAM_SUBSCRIPTION_KEY" in page
+    assert "cannot be forced here" in page

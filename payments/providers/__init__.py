@@ -58,8 +58,22 @@ def forceable(name: str) -> bool:
     return not of(name).decides_upstream or settings.MOMO_ALLOW_FORCE
 
 
-def status() -> dict[str, str]:
+def status() -> dict[str, Any]:
     """The active provider and its health, for /healthz and the dashboard."""
     provider = active()
     detail = momo.upstream_host() if provider.name == MOMO else ""
-    return {"name": provider.name, "label": provider.label, "detail": detail, "health": provider.health()}
+    return {
+        "name": provider.name,
+        "label": provider.label,
+        "detail": detail,
+        "health": provider.health(),
+        "forceable": forceable(provider.name),
+    }
+
+
+def describe() -> str:
+    """One line for a start banner: who settles, and whether the upstream takes our credentials."""
+    current = status()
+    if not current["detail"]:
+        return f"provider: {current['label'].lower()}"
+    return f"provider: {current['label']} at {current['detail']} ({current['health']})"

@@ -6,6 +6,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import InterfaceError, OperationalError, connection
 
+from payments import providers
 from payments.management.flags import SimulatorCommand, positive_seconds
 from payments.services import settings_update
 from payments.worker import SettlementWorker
@@ -25,6 +26,8 @@ class Command(SimulatorCommand):
         flags = {"timeout_seconds": options["timeout"], "success_rate": options["success_rate"]}
         worker = SettlementWorker(seed=options["seed"], interval=options["interval"])
         self.stdout.write(f"settlement worker {worker.worker_id} running; Ctrl+C stops it")
+        if providers.active().decides_upstream:
+            self.stdout.write(providers.describe())
         asyncio.run(_run_until_signal(worker, flags))
         self.stdout.write(f"stopped cleanly after {worker.settled} settlements")
 

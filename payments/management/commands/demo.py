@@ -4,6 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from payments import providers
 from payments.network import is_loopback
 from payments.management.flags import SimulatorCommand, port, positive_seconds
 from payments.management.commands.momo_credentials import credentials_text
@@ -50,6 +51,7 @@ class Command(SimulatorCommand):
             f"  MoMo Collections API: base URL {base}\n{credentials_text(*momo_demo_credentials(), indent='    ')}"
             f"  settling after {config.timeout_seconds:g} s, {config.success_rate:.0%} success"
             f"{' (PAUSED)' if config.paused else ''}; Ctrl+C stops\n"
+            + (f"  {providers.describe()}\n" if providers.active().decides_upstream else "")
         )
         self.stdout.flush()
         worker = SettlementWorker(seed=options["seed"], interval=options["interval"])
