@@ -75,5 +75,5 @@ def describe() -> str:
     """One line for a start banner: who settles, and whether the upstream takes our credentials."""
     current = status()
     if not current["detail"]:
-        return f"provider: {current['label'].lower()}"
-    return f"provider: {current['label']} at {current['detail']} ({current['health']})"
+        return current["label"].lower()
+    return f"{current['label']} at {current['detail']} ({current['health']})"

@@ -27,7 +27,7 @@ class Command(SimulatorCommand):
         worker = SettlementWorker(seed=options["seed"], interval=options["interval"])
         self.stdout.write(f"settlement worker {worker.worker_id} running; Ctrl+C stops it")
         if providers.active().decides_upstream:
-            self.stdout.write(providers.describe())
+            self.stdout.write(f"settling upstream payments from the {providers.describe()}")
         asyncio.run(_run_until_signal(worker, flags))
         self.stdout.write(f"stopped cleanly after {worker.settled} settlements")
 

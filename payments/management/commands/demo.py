@@ -42,6 +42,11 @@ class Command(SimulatorCommand):
             actor="command", timeout_seconds=options["timeout"], success_rate=options["success_rate"]
         )
         base = f"http://{_url_host(options['host'])}:{options['port']}"
+        if providers.active().decides_upstream:
+            settling = f"settled by the {providers.describe()}"
+        else:
+            settling = f"settling after {config.timeout_seconds:g} s, {config.success_rate:.0%} success"
+            settling += " (PAUSED)" if config.paused else ""
         self.stdout.write(
             "LiveSettle demo\n"
             f"  checkout:  {base}/\n"
@@ -49,9 +54,7 @@ class Command(SimulatorCommand):
             f"  operator:  {settings.DEMO_OPERATOR_USERNAME} / {password}\n"
             f"  api docs:  {base}/api/docs/\n"
             f"  MoMo Collections API: base URL {base}\n{credentials_text(*momo_demo_credentials(), indent='    ')}"
-            f"  settling after {config.timeout_seconds:g} s, {config.success_rate:.0%} success"
-            f"{' (PAUSED)' if config.paused else ''}; Ctrl+C stops\n"
-            + (f"  {providers.describe()}\n" if providers.active().decides_upstream else "")
+            f"  {settling}; Ctrl+C stops\n"
         )
         self.stdout.flush()
         worker = SettlementWorker(seed=options["seed"], interval=options["interval"])

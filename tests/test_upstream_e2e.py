@@ -1,0 +1,157 @@
+"""Two real LiveSettle processes: B, a simulator serving the MoMo Collections API (with its
+callbacks and fault injection), and A, `PAYMENT_PROVIDER=momo` pointed at B over loopback.
+A customer pays on A; B decides; A's page flips, pushed, from B's callback or A's status
+schedule. The same client code talks to MTN by changing MOMO_UPSTREAM_URL."""
+
+import re
+from types import SimpleNamespace
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from payments.models import Payment, PaymentLog
+from payments.upstream import backoff
+from tests.conftest import sqlite_url_of_test_db
+from tests.support import wait_for
+from tests.test_checkout_browser import expect_live, pay
+from tests.upstream_support import Client, Upstream, http_json
+
+pytestmark = pytest.mark.slow
+
+FLIP_OBSERVER = """
+window.__finalAt = null;
+new MutationObserver(() => {
+  if (window.__finalAt === null && document.querySelector('[data-status="successful"], [data-status="failed"]')) {
+    window.__finalAt = performance.timeOrigin + performance.now();
+  }
+}).observe(document, { subtree: true, childList: true, attributes: true });
+"""
+
+
+@pytest.fixture
+def world(transactional_db, tmp_path):
+    """`world.upstream(timeout=2)` starts B, `world.client(b)` starts A on the pytest database."""
+    started: list = []
+
+    def upstream(**kwargs) -> Upstream:
+        started.append(Upstream(tmp_path, **kwargs))
+        return started[-1]
+
+    def client(b: Upstream, **kwargs) -> Client:
+        started.append(Client(tmp_path, b, database_url=sqlite_url_of_test_db(), **kwargs))
+        return started[-1]
+
+    yield SimpleNamespace(upstream=upstream, client=client)
+    for server in reversed(started):
+        server.stop()
+
+
+def watch_flip(page: Page) -> None:
+    page.add_init_script(FLIP_OBSERVER)
+
+
+def flipped_at(page: Page, timeout_s: float) -> float:
+    """When the page showed a final status (wall clock, seconds), waiting up to `timeout_s`."""
+    return page.wait_for_function("window.__finalAt", timeout=timeout_s * 1000).json_value() / 1000
+
+
+def create_on(a: Client, phone: str) -> str:
+    status, body = http_json("POST", f"{a.base_url}/api/payments/", {"amount": "25", "currency": "EUR", "phone_number": phone})
+    assert status == 201, (status, body)
+    return body["reference"]
+
+
+def submitted(reference: str) -> bool:
+    return Payment.objects.filter(reference=reference, upstream_submitted_at__isnull=False).exists()
+
+
+@pytest.mark.browser
+def test_with_every_callback_lost_the_page_still_flips_by_the_status_schedule(world, browser):
+    """B's callbacks cannot reach A (A's MOMO_CALLBACK_BASE points at a closed port):
+    A learns the result from its status checks, 2 s then 4 s apart, so the page flips at
+    most one backoff step (4 s) after B settles."""
+    from tests.support import free_port
+
+    b = world.upstream(timeout=3)
+    a = world.client(b, callback_base=f"http://127.0.0.1:{free_port()}")
+    context = browser.new_context()
+    page = context.new_page()
+    watch_flip(page)
+    payment = pay(page, a.base_url, phone="46733123499")
+    expect_live(page)
+    flipped = flipped_at(page, 15)
+    expect(page.get_by_role("heading", name="Payment successful")).to_be_visible()
+    lateness = flipped - b.settled_at(payment.reference)
+    assert 0 < lateness <= backoff(1) + 1.0, lateness
+    payment.refresh_from_db()
+    assert payment.financial_transaction_id == b.payment(payment.reference)["financial_transaction_id"]
+    assert not PaymentLog.objects.filter(payment=payment, details__callback="received").exists()
+    context.close()
+
+
+def test_forged_and_duplicate_callbacks_settle_nothing_wrongly(world):
+    b = world.upstream(timeout=3)
+    a = world.client(b)
+    assert f"settled by the MoMo upstream at 127.0.0.1:{b.port} (ok)" in a.log.read_text()
+    reference = create_on(a, "46733123451")  # B: FAILED, APPROVAL_REJECTED
+    wait_for(lambda: submitted(reference), timeout=10, what="the request to pay")
+    [(callback_url,)] = b.rows("SELECT callback_url FROM payments_payment WHERE reference = ?", reference.replace("-", ""))
+    assert callback_url.startswith(f"{a.base_url}/provider/momo/callback/{reference}/")
+    forged_body = {"status": "SUCCESSFUL", "financialTransactionId": "1", "externalId": reference, "amount": "25"}
+
+    wrong_token = re.sub(r"/[0-9a-f]{64}/$", "/" + "0" * 64 + "/", callback_url)
+    assert http_json("POST", wrong_token, forged_body)[0] == 404
+    # The right URL with a lying body: A asks B, B says PENDING, nothing settles.
+    assert http_json("POST", callback_url, forged_body)[0] == 200
+    wait_for(lambda: PaymentLog.objects.filter(payment__reference=reference, details__callback="received").exists(),
+             timeout=5, what="the callback to be recorded")
+    payment = Payment.objects.get(reference=reference)
+    wait_for(lambda: Payment.objects.get(pk=payment.pk).next_check_at > payment.next_check_at or
+             Payment.objects.get(pk=payment.pk).status != "processing", timeout=5, what="A's status check")
+    assert Payment.objects.get(pk=payment.pk).status == "processing"
+
+    wait_for(lambda: Payment.objects.get(pk=payment.pk).status != "processing", timeout=15, what="the settlement")
+    payment.refresh_from_db()
+    assert (payment.status, payment.reason) == ("failed", "APPROVAL_REJECTED")
+    for _ in range(3):  # duplicates and late copies, lying or not
+        assert http_json("PUT", callback_url, forged_body)[0] == 200
+    payment_after = Payment.objects.get(pk=payment.pk)
+    assert (payment_after.status, payment_after.version) == ("failed", payment.version)
+    assert PaymentLog.objects.filter(payment=payment, event="settled").count() == 1
+
+
+def test_payments_pending_upstream_while_a_is_killed_settle_from_the_schedule_after_restart(world):
+    b = world.upstream(timeout=4)
+    a = world.client(b)
+    phones = ["46733123499", "46733123451", "46733123452", "46733123499", "46733123455"]
+    references = [create_on(a, phone) for phone in phones]
+    wait_for(lambda: all(submitted(r) for r in references), timeout=15, what="every request to pay")
+    a.process.kill()  # SIGKILL: nothing in memory survives
+    wait_for(lambda: all(b.payment(r)["status"] != "processing" for r in references), timeout=20, what="B to settle all")
+    assert Payment.objects.filter(reference__in=references, status="processing").count() == len(references)
+
+    a.start()
+    wait_for(lambda: not Payment.objects.filter(reference__in=references, status="processing").exists(),
+             timeout=15, what="A to settle every one from its schedule")
+    for reference in references:
+        on_a, on_b = Payment.objects.get(reference=reference), b.payment(reference)
+        assert (on_a.status, on_a.reason) == (on_b["status"], on_b["reason"]), reference
+        assert b.payments_with(reference) == 1
+
+
+def test_refused_credentials_are_one_line_at_start_and_provider_down_on_healthz(world):
+    b = world.upstream(timeout=3)
+    user, _ = b.provision()
+    a = world.client(b, credentials=(user, "0" * 32))
+    banner = [line for line in a.log.read_text().splitlines() if "settled by the MoMo upstream" in line]
+    assert banner == [
+        f"  settled by the MoMo upstream at 127.0.0.1:{b.port} (down: the upstream refused the credentials "
+        "(401); check MOMO_UPSTREAM_API_USER / MOMO_UPSTREAM_API_KEY); Ctrl+C stops"
+    ]
+    status, health = http_json("GET", f"{a.base_url}/healthz")
+    assert status == 200 and health["provider"].startswith("down: the upstream refused the credentials (401)")
+    reference = create_on(a, "46733123499")  # taken, and kept processing until the credentials work
+    wait_for(lambda: PaymentLog.objects.filter(payment__reference=reference, details__has_key="error").exists(),
+             timeout=10, what="the refused attempt to be logged")
+    assert Payment.objects.get(reference=reference).status == "processing"
+    assert "Traceback" not in a.log.read_text()
