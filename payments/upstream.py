@@ -81,6 +81,7 @@ def call(payment: Payment) -> Answer:
                 amount=payment.amount,
                 currency=payment.currency,
                 phone_number=payment.phone_number,
+                party_id_type=payment.party_id_type,
                 external_id=payment.external_id or reference,
                 callback_url=callback_url(reference),
             )

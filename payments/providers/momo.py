@@ -236,14 +236,21 @@ def _amount(amount: Decimal) -> str:
 
 
 def request_to_pay(
-    *, reference: str, amount: Decimal, currency: str, phone_number: str, external_id: str, callback_url: str
+    *,
+    reference: str,
+    amount: Decimal,
+    currency: str,
+    phone_number: str,
+    external_id: str,
+    callback_url: str,
+    party_id_type: str = "MSISDN",
 ) -> None:
     """Ask the upstream to collect; returns when it accepted (202, or 409: an earlier try arrived)."""
     body = {
         "amount": _amount(amount),
         "currency": currency,
         "externalId": external_id,
-        "payer": {"partyIdType": "MSISDN", "partyId": phone_number},
+        "payer": {"partyIdType": party_id_type, "partyId": phone_number},
         "payerMessage": "LiveSettle payment",
         "payeeNote": f"LiveSettle {reference}",
     }
