@@ -6,12 +6,10 @@ from django.utils.html import format_html
 from payments.models import MomoApiUser, Payment, PaymentLog, SimulatorSettings, WorkerHeartbeat
 
 
-class PaymentLogInline(admin.TabularInline):
-    model = PaymentLog
-    fields = ["created_at", "event", "actor", "from_status", "to_status", "details"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
+class ReadOnly:
+    """Admin pages only show: every change goes through the services, which log and push it
+    (a deletion here would do neither and leave an open checkout page resyncing to nothing).
+    tests/test_admin.py tries add, change, delete and "delete selected" as the operator."""
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -19,10 +17,23 @@ class PaymentLogInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
+    pass
+
+
+class PaymentLogInline(ReadOnly, admin.TabularInline):
+    model = PaymentLog
+    fields = ["created_at", "event", "actor", "from_status", "to_status", "details"]
+    readonly_fields = fields
+    extra = 0
+
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
-    """Read-only: every state change goes through the services (dashboard, API, commands)."""
+class PaymentAdmin(ReadOnlyAdmin):
 
     list_display = ["reference", "amount", "currency", "phone_number", "status", "reason", "created_at", "settled_at"]
     list_filter = ["status", "reason", "currency"]
@@ -40,38 +51,15 @@ class PaymentAdmin(admin.ModelAdmin):
     def booking(self, obj: Payment) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.booking_details, indent=2, ensure_ascii=False))
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
-
 
 @admin.register(PaymentLog)
-class PaymentLogAdmin(admin.ModelAdmin):
+class PaymentLogAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "event", "actor", "payment", "from_status", "to_status"]
     list_filter = ["event"]
     search_fields = ["actor", "payment__reference"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(SimulatorSettings, WorkerHeartbeat)
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Settings change on the dashboard or by command flags, so every change is logged."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+admin.site.register([SimulatorSettings, WorkerHeartbeat], ReadOnlyAdmin)
 
 
 @admin.register(MomoApiUser)
