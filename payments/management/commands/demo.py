@@ -65,6 +65,20 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+BACKLOG = 4096  # Daphne's default listen backlog (50) stalled connect bursts by 1-4 s
+
+
+def endpoints(host: str, port: int) -> list[str]:
+    """Daphne's own endpoint for host:port, with Twisted's `backlog` option added.
+
+    Daphne has no backlog option (`daphne -e` takes a whole endpoint string), and Twisted
+    endpoint options may come in any order, so one is appended; tests/test_framework_patches.py
+    parses the result as Twisted does."""
+    from daphne.endpoints import build_endpoint_description_strings
+
+    return [f"{e}:backlog={BACKLOG}" for e in build_endpoint_description_strings(host=host, port=port)]
+
+
 def serve(*, host: str, port: int, worker: SettlementWorker) -> None:
     """Run Daphne with the worker as a task on Daphne's own event loop.
 
@@ -72,7 +86,6 @@ def serve(*, host: str, port: int, worker: SettlementWorker) -> None:
     live on the server's loop (its ORM work goes through sync_to_async), not in a thread.
     """
     from channels.routing import get_default_application
-    from daphne.endpoints import build_endpoint_description_strings
     from daphne.server import Server
     from twisted.internet import defer, reactor
 
@@ -89,13 +102,9 @@ def serve(*, host: str, port: int, worker: SettlementWorker) -> None:
         return defer.Deferred.fromFuture(task[0]) if task else None
 
     reactor.addSystemEventTrigger("before", "shutdown", stop_worker)
-    endpoints = [
-        e.replace(f"port={port}:", f"port={port}:backlog=4096:")
-        for e in build_endpoint_description_strings(host=host, port=port)
-    ]
     Server(
         application=application,
-        endpoints=endpoints,
+        endpoints=endpoints(host, port),
         ready_callable=start_worker,
         verbosity=0,
         websocket_timeout=settings.WEBSOCKET_TIMEOUT,
