@@ -22,7 +22,7 @@ from typing import Any
 from bench import phases, report
 from bench.stack import ROOT, Services, Stack, machine, raise_open_files_limit, service_versions
 
-PHASES = ("sockets", "push", "poll", "dashboards", "layers", "throughput")
+PHASES = ("sockets", "push", "poll", "dashboards", "layers", "throughput", "momo")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -128,6 +128,11 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
             for workers in counts:
                 step(f"throughput: {plan.throughput_payments} payments, {workers} worker(s)")
                 results["throughput"].append(phases.throughput_run(stack, workdir, plan, workers))
+            stack.stop()
+        if "momo" in only:
+            step(f"MoMo API: request to pay, then status, {plan.momo_concurrency} in flight for {plan.momo_window:g} s each")
+            stack.start_server()
+            results["momo"] = phases.momo_run(stack, workdir, plan)
             stack.stop()
     finally:
         stack.stop()

@@ -21,6 +21,7 @@ from typing import Any
 from bench.stack import ROOT
 
 FAR_FUTURE = timedelta(days=1)
+MOMO_KEY = "bench-momo-subscription-key"  # what Services.env gives the servers
 
 
 class ClientProc:
@@ -197,3 +198,22 @@ def workers_beating(pids: list[int]) -> bool:
     from payments.models import WorkerHeartbeat
 
     return WorkerHeartbeat.objects.filter(worker_id__in=worker_ids(pids)).count() == len(pids)
+
+
+def momo_tokens(count: int) -> list[str]:
+    """`count` MoMo API users with a bearer token each (signed with the servers' SECRET_KEY).
+
+    Their payments settle far in the future, so settling does not load the measured window.
+    """
+    from payments.momo.auth import issue_token
+    from payments.services import momo_credentials_create, settings_update
+
+    settings_update(actor="command", timeout_seconds=86_400)
+    return [issue_token(momo_credentials_create(provider_callback_host="bench.example", actor="command")[0])[0]
+            for _ in range(count)]
+
+
+def momo_payment_count() -> int:
+    from payments.models import Payment
+
+    return Payment.objects.filter(momo_user__isnull=False).count()

@@ -37,6 +37,9 @@ class Plan:
     throughput_spread: float = 2.0
     throughput_workers: tuple[int, ...] = (1, 2, 4)
     layer_compare_n: int = 1000
+    momo_window: float = 10.0  # seconds each MoMo call is driven for
+    momo_concurrency: int = 16  # requests in flight
+    momo_users: int = 4  # API users the load is spread over
 
 
 QUICK = Plan(
@@ -51,6 +54,8 @@ QUICK = Plan(
     throughput_spread=0.5,
     throughput_workers=(1, 2),
     layer_compare_n=200,
+    momo_window=2.0,
+    momo_concurrency=8,
     poll_grace=30.0,  # the smoke test asserts every poll saw its settlement: be patient
 )
 
@@ -331,3 +336,48 @@ def throughput_run(stack: Stack, workdir: Path, plan: Plan, workers: int) -> dic
         "punctuality_ms": dist([(done - due) * 1000 for due, done in times]),
         "cpu_while_draining": cpu,
     }
+
+
+# --- 6: the MoMo Collections API --------------------------------------------------------
+
+
+def _momo_window(stack: Stack, workdir: Path, plan: Plan, mode: str, tokens: list[str], refs: list[str]) -> dict[str, Any]:
+    proc = ClientProc(
+        "bench.momo_load",
+        {"mode": mode, "port": stack.port, "tokens": tokens, "refs": refs, "subscription_key": control.MOMO_KEY,
+         "window": plan.momo_window, "concurrency": plan.momo_concurrency},
+        workdir=workdir, env=stack.env(), name=f"momo-{mode}",
+    )
+    all_ready([proc], timeout=60)
+    cpu = CpuMeter(stack.server.ps)
+    cpu.start()
+    proc.send("go")
+    if proc.expect("DONE", timeout=plan.momo_window + 60) is None:
+        raise RuntimeError(f"the MoMo {mode} client did not finish; see {proc.log.name}")
+    busy = cpu.read()
+    result = proc.finish()
+    ok = result["codes"].get("202" if mode == "rtp" else "200", 0)
+    return {
+        "mode": mode,
+        "concurrency": plan.momo_concurrency,
+        "requests": result["requests"],
+        "ok": ok,
+        "codes": result["codes"],
+        "requests_per_s": round(ok / result["elapsed_s"], 1),
+        "latency_ms": dist(result["latencies_ms"]),
+        "server_cpu": busy,
+        "accepted": result["accepted"],
+    }
+
+
+def momo_run(stack: Stack, workdir: Path, plan: Plan) -> dict[str, Any]:
+    """Request-to-pay, then status throughput: a closed loop of MoMo calls against one server."""
+    tokens = control.momo_tokens(plan.momo_users)
+    rtp = _momo_window(stack, workdir, plan, "rtp", tokens, [])
+    created = rtp.pop("accepted")
+    if not created:
+        raise RuntimeError("no request to pay was accepted")
+    status = _momo_window(stack, workdir, plan, "status", tokens, created)
+    status.pop("accepted")
+    return {"users": plan.momo_users, "request_to_pay": rtp, "status": status,
+            "payments_created": control.momo_payment_count()}

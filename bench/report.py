@@ -179,6 +179,15 @@ def markdown(doc: dict[str, Any]) -> str:
         for name, x in r["layers"].items():
             out.append(f"| {name} ({x['n']:,} waiting, 50/s) | {_ms(x['latency_ms'])} | {x['lost']} | {_pct(x['server_cpu_settling'])} |")
         out.append("")
+    if r.get("momo"):
+        x = r["momo"]
+        out += [f"| MoMo API ({x['users']} API users, {x['request_to_pay']['concurrency']} in flight) | requests/s | latency | other answers | server CPU |",
+                "|---|---|---|---|---|"]
+        for name, key, ok in (("request to pay (202)", "request_to_pay", "202"), ("status (200)", "status", "200")):
+            run = x[key]
+            other = {code: n for code, n in run["codes"].items() if code != ok}
+            out.append(f"| {name} | {run['requests_per_s']:g} | {_ms(run['latency_ms'])} | {other or 'none'} | {_pct(run['server_cpu'])} |")
+        out.append("")
     rows = targets(r)
     if rows:
         out += ["| target | measured | met | what limits it |", "|---|---|---|---|"]

@@ -115,6 +115,10 @@ class Services:
         env.update(SECRET_KEY="livesettle-bench-" + "x" * 40, SECURE_SSL_REDIRECT="0")
         env["DEMO_OPERATOR_PASSWORD"] = "bench-operator-pass"  # so `demo` writes no password file
         env["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
+        # The MoMo phase drives a few API users flat out: their limits (and the per-address
+        # create limit) stay in the path but far above what one machine can send.
+        env.update(MOMO_SUBSCRIPTION_KEY="bench-momo-subscription-key", MOMO_STATUS_RATE="1000000",
+                   MOMO_REQUEST_RATE="1000000", API_CREATE_RATE="1000000/s")
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
         env.update(extra)

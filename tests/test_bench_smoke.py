@@ -32,7 +32,7 @@ def test_it_runs_the_quick_benchmark_and_every_client_sees_every_settlement(tmp_
     before = bench_databases()
     run = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
-        cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=170,
+        cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=200,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     [result_file] = tmp_path.glob("*.json")
@@ -56,5 +56,9 @@ def test_it_runs_the_quick_benchmark_and_every_client_sees_every_settlement(tmp_
         assert run_["settled"] == run_["payments"], run_
         if doc["mode"] == "redis+postgresql":
             assert run_["pushed"] == run_["settled"], run_
+    momo = results["momo"]
+    assert set(momo["request_to_pay"]["codes"]) == {"202"} and set(momo["status"]["codes"]) == {"200"}, momo
+    assert momo["payments_created"] == momo["request_to_pay"]["ok"] > 0
+    assert "| MoMo API (" in table
     if before is not None:
         assert bench_databases() == before, "the bench left its database behind"
