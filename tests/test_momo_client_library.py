@@ -1,0 +1,67 @@
+"""A public MoMo client library, unmodified, against the live demo server: only its base URL changes.
+
+`momo-openapi` (PyPI) is a maintained Python client for MTN's Collections API. Its sandbox
+provisioning helper is wired to MTN's own host, so the API user comes from
+`manage.py momo_credentials`, as a presenter would get it; everything after that (token,
+request to pay, status, balance, its error mapping) is the library talking to LiveSettle.
+"""
+
+import re
+import time
+
+import pytest
+
+from tests.momo_support import SUBSCRIPTION_KEY
+from tests.support import manage, wait_for
+
+momo_openapi = pytest.importorskip("momo_openapi")
+
+pytestmark = pytest.mark.slow
+
+
+def test_it_serves_the_momo_openapi_client_unmodified(start_demo, tmp_path):
+    server = start_demo(1.0, "--success-rate", "1", MOMO_SUBSCRIPTION_KEY=SUBSCRIPTION_KEY)
+    printed = manage("momo_credentials", "--callback-host", "shop.example", env=server.env).stdout
+    values = dict(re.findall(r"^(subscription key|API user|API key)\b.*:\s+(\S+)$", printed, re.M))
+
+    config = momo_openapi.MomoConfig(
+        subscription_key=values["subscription key"],
+        user_id=values["API user"],
+        credential_token=values["API key"],
+        target_environment="sandbox",
+        base_url=server.base_url,
+        currency="EUR",
+        timeout=10,
+    )
+    collection = momo_openapi.Collection(config)
+
+    paid = collection.request_to_pay(15, "46733123499", "order-7", payer_message="Permit", payee_note="n-7",
+                                     callback_url="https://shop.example/momo")
+    declined = collection.request_to_pay("30", "46733123451", "order-8")
+    assert collection.get_transaction_status(paid)["status"] == "PENDING"
+
+    def final(reference: str) -> dict | None:
+        status = collection.get_transaction_status(reference)
+        time.sleep(0.15)  # a polite client: under MoMo's 10 status calls per second
+        return status if status["status"] != "PENDING" else None
+
+    done = wait_for(lambda: final(paid), timeout=15, what="the payment to settle")
+    assert done["status"] == "SUCCESSFUL" and done["financialTransactionId"] and done["externalId"] == "order-7"
+    failed = wait_for(lambda: final(declined), timeout=15, what="the declined payment")
+    assert failed["status"] == "FAILED" and failed["reason"] == "APPROVAL_REJECTED"
+    assert collection.get_balance() == {"availableBalance": "15", "currency": "EUR"}
+
+    # Its error mapping reads LiveSettle's bodies: MoMo's code, OAuth's error.
+    with pytest.raises(momo_openapi.MomoAPIError) as unknown:
+        collection.get_transaction_status("0b6c9a8e-8f57-4c55-9d5f-0c3f0c9d1a11")
+    assert unknown.value.status_code == 404 and unknown.value.code == "RESOURCE_NOT_FOUND"
+    with pytest.raises(momo_openapi.MomoAPIError) as reused:
+        collection.request_to_pay(5, "46733123499", "order-9", reference_id=paid)
+    assert reused.value.status_code == 409 and reused.value.code == "RESOURCE_ALREADY_EXIST"
+    wrong = momo_openapi.Collection(momo_openapi.MomoConfig(
+        subscription_key=values["subscription key"], user_id=values["API user"], credential_token="0" * 32,
+        target_environment="sandbox", base_url=server.base_url, currency="EUR",
+    ))
+    with pytest.raises(momo_openapi.AuthenticationError) as refused:
+        wrong.get_balance()
+    assert refused.value.code == "invalid_client"
