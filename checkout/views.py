@@ -12,6 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
 from payments import ratelimit, services, validation
+from checkout.phone import phone_link
+from payments.selectors import payment_by_reference, payment_snapshot
 from regions import checkout_status
 
 
@@ -85,10 +87,11 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def payment_page(request: HttpRequest, reference) -> HttpResponse:
-    snapshot = checkout_status.read(reference)
-    if snapshot is None:
+    payment = payment_by_reference(reference)
+    if payment is None:
         return _not_found(request)
-    return render(request, "payments/pay.html", checkout_status.context(snapshot))
+    context = {**checkout_status.context(payment_snapshot(payment)), **phone_link(request, payment)}
+    return render(request, "payments/pay.html", context)
 
 
 @require_GET

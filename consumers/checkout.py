@@ -4,11 +4,12 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
 
 from consumers import rendering, resync
 from consumers.common import RenderFromMessage, wants_json
-from payments.events import payment_group
-from regions import checkout_status
+from payments.events import PAGES_GROUP, payment_group
+from regions import checkout_status, phone_prompt
 
 
 class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
@@ -18,29 +19,39 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         reference = str(self.scope["url_route"]["kwargs"]["reference"])
         self.as_json = wants_json(self.scope)
+        self.reference = reference
         # Join first, then read: a change committed in between arrives as a message
         # and is dropped by version if the snapshot already holds it.
         self.group = payment_group(reference)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(PAGES_GROUP, self.channel_name)
         snapshot = await database_sync_to_async(checkout_status.read)(reference)
         if snapshot is None:
             await self.close()
             return
         await self.accept()
         await self.push(snapshot)
-        self.reference = reference
         resync.watch(self)
 
     async def disconnect(self, code: int) -> None:
         resync.unwatch(self)
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(PAGES_GROUP, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         pass  # the page only listens; anything it sends is ignored
 
     async def payment_updated(self, event: dict[str, Any]) -> None:
         await self.push(event["payment"])
+
+    async def demo_reset(self, event: dict[str, Any]) -> None:
+        """Every payment was removed: say so, and stop (the page drops its socket at "reset")."""
+        if self.as_json:
+            await self.send(text_data='{"type": "reset"}')
+        else:
+            await self.send(text_data=render_to_string(phone_prompt.RESET, {"region_id": f"payment-{self.reference}"}))
+        await self.close()
 
     async def layer_resync(self, event: dict[str, Any]) -> None:
         """The channel layer may have lost pushes (consumers/resync.py): rejoin, resend the truth."""

@@ -284,6 +284,11 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         self._drop_pending_rows()  # older than the snapshot below
         await self.send_snapshot(snapshot)
 
+    async def demo_reset(self, event: dict[str, Any]) -> None:
+        """Every payment was removed: the page shows the fresh, empty snapshot."""
+        stats_hub().touch()
+        await self.layer_resync(event)
+
     async def settings_updated(self, event: dict[str, Any]) -> None:
         settings = event["settings"]
         if self.as_json:

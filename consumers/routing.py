@@ -2,6 +2,7 @@ from django.urls import path, re_path
 
 from consumers.checkout import PaymentConsumer
 from consumers.dashboard import DashboardConsumer
+from consumers.phone import PhoneConsumer
 
 
 async def unknown_path(scope, receive, send) -> None:
@@ -13,5 +14,6 @@ async def unknown_path(scope, receive, send) -> None:
 websocket_urlpatterns = [
     path("ws/payments/<uuid:reference>/", PaymentConsumer.as_asgi()),
     path("ws/dashboard/", DashboardConsumer.as_asgi()),
+    re_path(r"^ws/phone/(?P<token>[A-Za-z0-9_-]{1,64})/$", PhoneConsumer.as_asgi()),
     re_path(r"", unknown_path),
 ]

@@ -11,6 +11,7 @@ import tempfile
 import warnings
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -44,6 +45,20 @@ ALLOWED_HOSTS = [
     for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
     if h.strip()
 ]
+# Where other devices reach this server (`demo --lan` sets it): every absolute link (the
+# phone QR codes, `checkout_url`) is built from it, and its host and origin are allowed (so
+# a non-loopback PUBLIC_URL turns DEBUG off, below). SITE_URL is its older name. Empty:
+# links are relative, and a QR code carries the address its page was loaded from.
+PUBLIC_URL = (os.environ.get("PUBLIC_URL") or os.environ.get("SITE_URL", "")).strip().rstrip("/")
+SITE_URL = PUBLIC_URL
+PUBLIC_ORIGIN = ""
+if PUBLIC_URL:
+    _public = urlsplit(PUBLIC_URL)
+    if _public.scheme not in {"http", "https"} or not _public.hostname:
+        raise ImproperlyConfigured(f"PUBLIC_URL must look like http://192.168.1.20:8000, not {PUBLIC_URL!r}.")
+    PUBLIC_ORIGIN = f"{_public.scheme}://{_public.netloc}"
+    if _public.hostname not in ALLOWED_HOSTS and "*" not in ALLOWED_HOSTS:
+        ALLOWED_HOSTS.append(_public.hostname)
 NETWORK_HOSTS = [h for h in ALLOWED_HOSTS if not is_loopback(h)]
 # Developer-friendly DEBUG only while the server answers to loopback names: once other
 # devices may reach it, a traceback page would hand them settings, paths and URLs.
@@ -65,6 +80,8 @@ if not SECRET_KEY:
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]
+if PUBLIC_ORIGIN and PUBLIC_ORIGIN not in CSRF_TRUSTED_ORIGINS:
+    CSRF_TRUSTED_ORIGINS.append(PUBLIC_ORIGIN)
 
 INSTALLED_APPS = [
     "daphne",
@@ -402,5 +419,5 @@ LOGGING = {
         "psycopg.pool": {"level": "ERROR"},
     },
 }
-SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
+MERCHANT_NAME = os.environ.get("MERCHANT_NAME", "Virunga Treks")[:60]
 WEBSOCKET_TIMEOUT = int(os.environ.get("WEBSOCKET_TIMEOUT", "86400"))

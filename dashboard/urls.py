@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dashboard import views as dashboard_views
+from checkout import phone
 from checkout import views as checkout
 from payments import api, health, upstream_callback
 
@@ -10,6 +11,10 @@ urlpatterns = [
     path("", checkout.checkout, name="checkout"),
     path("pay/<uuid:reference>/", checkout.payment_page, name="payment-page"),
     path("pay/<uuid:reference>/status/", checkout.payment_status, name="payment-status"),
+    re_path(r"^p/(?P<token>[A-Za-z0-9_-]{1,64})/$", phone.phone_page, name="phone-page"),
+    re_path(r"^p/(?P<token>[A-Za-z0-9_-]{1,64})/status/$", phone.phone_status, name="phone-status"),
+    re_path(r"^p/(?P<token>[A-Za-z0-9_-]{1,64})/approve/$", phone.phone_approve, name="phone-approve"),
+    re_path(r"^p/(?P<token>[A-Za-z0-9_-]{1,64})/decline/$", phone.phone_decline, name="phone-decline"),
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("dashboard/payments/<uuid:reference>/", dashboard_views.payment_detail, name="dashboard-payment"),
     path("dashboard/payments/<uuid:reference>/force/", dashboard_views.payment_force, name="dashboard-force"),
@@ -18,6 +23,8 @@ urlpatterns = [
     path("dashboard/resume/", dashboard_views.resume, name="dashboard-resume"),
     path("dashboard/settings/", dashboard_views.settings_save, name="dashboard-settings"),
     path("dashboard/momo-clients/", dashboard_views.momo_client_create, name="dashboard-momo-create"),
+    path("dashboard/reset/", dashboard_views.reset_demo, name="dashboard-reset"),
+    path("dashboard/approval/", dashboard_views.approval_mode, name="dashboard-approval"),
     path("api/payments/", api.payments_collection, name="api-payments"),
     path("api/payments/<uuid:reference>/", api.payment_detail, name="api-payment"),
     path("api/payments/<uuid:reference>/complete/", api.payment_complete, name="api-payment-complete"),

@@ -177,6 +177,26 @@ def resume(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @staff_required
+def reset_demo(request: HttpRequest) -> HttpResponse:
+    """Remove every payment and its log (the button asks first); every open page resyncs."""
+    removed = services.demo_reset(actor=actor_of(request))
+    return toast(f"Demo reset: {removed} payment{'s' if removed != 1 else ''} removed.")
+
+
+@require_POST
+@staff_required
+def approval_mode(request: HttpRequest) -> HttpResponse:
+    mode = request.POST.get("approval_mode", "")[:16]
+    try:
+        if mode == "phone":
+            return _settings_answer(request, "Approval on the phone: new payments wait for their payer (or expire).", approval_mode=mode)
+        return _settings_answer(request, "Approval by timer: new payments settle at the timeout unless the payer answers first.", approval_mode=mode)
+    except services.PaymentError as exc:
+        return toast(str(exc), level="error", status=422)
+
+
+@require_POST
+@staff_required
 def settings_save(request: HttpRequest) -> HttpResponse:
     form = settings_panel.SettingsForm(request.POST)
     if not form.is_valid():

@@ -7,6 +7,8 @@ same name). This module is the only place that calls `group_send`.
 Messages on the channel layer (all carry snapshots, so consumers never query per message):
 - to `payment-<reference>` and `dashboard`: {"type": "payment.updated", "payment": {...}}
 - to `dashboard`: {"type": "settings.updated", "settings": {...}}
+- to `dashboard` and `pages` (every checkout and phone page): {"type": "demo.reset"} after
+  a reset removed every payment
 - to `settlement-workers`: {"type": "worker.wake"} when a payment is created or the
   settings change, so a sleeping worker recomputes its next due time at once.
 
@@ -26,6 +28,7 @@ logger = logging.getLogger("payments.events")
 
 DASHBOARD_GROUP = "dashboard"
 WORKER_GROUP = "settlement-workers"
+PAGES_GROUP = "pages"  # every checkout and phone page: told when the demo is reset
 WAKE = {"type": "worker.wake"}
 
 Event = tuple[str, dict[str, Any]]  # (group, message)
@@ -55,6 +58,11 @@ def settings_changed(snapshot: dict[str, Any]) -> list[Event]:
 def workers_wake() -> list[Event]:
     """Something is due now (an upstream callback asked for a status check)."""
     return [(WORKER_GROUP, WAKE)]
+
+
+def demo_reset() -> list[Event]:
+    message = {"type": "demo.reset"}
+    return [(DASHBOARD_GROUP, message), (PAGES_GROUP, message), (WORKER_GROUP, WAKE)]
 
 
 def send_event_on_commit(events: list[Event]) -> None:

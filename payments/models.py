@@ -1,3 +1,4 @@
+import secrets
 import uuid
 
 from django.db import models
@@ -29,6 +30,11 @@ class MomoApiUser(models.Model):
         return f"{self.id} ({self.provider_callback_host})"
 
 
+def new_approval_token() -> str:
+    """The phone page's capability: 128 random bits, URL-safe, separate from the reference."""
+    return secrets.token_urlsafe(16)
+
+
 class Payment(models.Model):
     class PartyIdType(models.TextChoices):
         MSISDN = "MSISDN"
@@ -45,6 +51,9 @@ class Payment(models.Model):
         MOMO = "momo", "MoMo upstream"
 
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Opens the payer's phone page (approve / decline). Never in a snapshot: the reference,
+    # which the checkout page, the API and the dashboard show, must not be enough to approve.
+    approval_token = models.CharField(max_length=32, unique=True, default=new_approval_token, editable=False)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
     # The payer: an MSISDN from the checkout and the REST API; a MoMo request to pay may name
@@ -106,6 +115,10 @@ class PaymentLog(models.Model):
         UPSTREAM = "upstream", "Upstream (MoMo)"
         NOTIFIED = "notified", "Payer notified (MoMo)"
         MOMO_USER = "momo_user", "MoMo API user change"
+        APPROVED = "approved", "Approved on the phone"
+        DECLINED = "declined", "Declined on the phone"
+        WRONG_PIN = "wrong_pin", "Wrong PIN"
+        RESET = "reset", "Demo reset"
 
     payment = models.ForeignKey(
         Payment, null=True, blank=True, related_name="logs", on_delete=models.CASCADE
@@ -124,6 +137,11 @@ class PaymentLog(models.Model):
         return f"{self.event} by {self.actor}"
 
 
+class ApprovalMode(models.TextChoices):
+    TIMER = "timer", "Timer"
+    PHONE = "phone", "Phone"
+
+
 class SimulatorSettings(models.Model):
     """The single row every worker process reads: the live source of truth."""
 
@@ -131,6 +149,9 @@ class SimulatorSettings(models.Model):
     success_rate = models.FloatField(default=0.9)
     paused = models.BooleanField(default=False)
     expiry_seconds = models.PositiveIntegerField(default=300)
+    # timer: the worker settles at the timeout unless the payer answered first;
+    # phone: the worker leaves a payment to its payer until it expires (test numbers still settle).
+    approval_mode = models.CharField(max_length=8, choices=ApprovalMode.choices, default=ApprovalMode.TIMER)
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -59,9 +59,20 @@ def reason_text(code: str) -> str:
     return REASONS.get(code, code.replace("_", " ").capitalize()) if code else ""
 
 
-def settle_at_for(phone_number: str, created_at: datetime, timeout: float) -> datetime | None:
-    """When the worker is due to settle a payment created now; None means never."""
+def is_test_number(phone_number: str) -> bool:
+    return phone_number in TEST_NUMBER_FAILURES or phone_number in (ONGOING_NUMBER, PENDING_NUMBER)
+
+
+def settle_at_for(
+    phone_number: str, created_at: datetime, timeout: float, *, approval_mode: str = "timer"
+) -> datetime | None:
+    """When the worker is due to settle a payment created now; None means never (it expires).
+
+    In `phone` approval mode only the payer settles a payment; test numbers keep their outcomes.
+    """
     if phone_number == PENDING_NUMBER:
+        return None
+    if approval_mode == "phone" and not is_test_number(phone_number):
         return None
     if phone_number == ONGOING_NUMBER:
         timeout *= 2

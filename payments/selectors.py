@@ -32,7 +32,7 @@ def payment_snapshot(payment: Payment) -> dict[str, Any]:
         "settle_at": _iso(payment.settle_at),
         "settled_at": _iso(payment.settled_at),
         "version": payment.version,
-        "checkout_url": f"{settings.SITE_URL}/pay/{payment.reference}/",
+        "checkout_url": f"{settings.PUBLIC_URL}/pay/{payment.reference}/",
     }
 
 
@@ -75,6 +75,10 @@ def momo_users() -> list[dict[str, Any]]:
     ]
 
 
+def payment_by_approval_token(token: str) -> Payment | None:
+    return Payment.objects.filter(approval_token=token).first()
+
+
 def simulator_settings() -> SimulatorSettings:
     config = SimulatorSettings.objects.filter(pk=1).first()
     if config is None:
@@ -90,6 +94,7 @@ def settings_snapshot(config: SimulatorSettings) -> dict[str, Any]:
         "success_rate": config.success_rate,
         "paused": config.paused,
         "expiry_seconds": config.expiry_seconds,
+        "approval_mode": config.approval_mode,
         "version": config.version,
     }
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import secrets
 import uuid
 from collections import defaultdict
@@ -25,7 +26,7 @@ from django.db.models import Case, Exists, F, Value, When
 from django.utils import timezone
 
 from payments import events, outcomes, providers
-from payments.models import IdempotencyKey, MomoApiUser, Payment, PaymentLog, SimulatorSettings
+from payments.models import ApprovalMode, IdempotencyKey, MomoApiUser, Payment, PaymentLog, SimulatorSettings
 from payments.selectors import payment_snapshot, settings_snapshot, simulator_settings
 
 PROCESSING = Payment.Status.PROCESSING
@@ -93,11 +94,18 @@ def check_paused(value: Any) -> bool:
     return value
 
 
+def check_approval_mode(value: Any) -> str:
+    if value not in ApprovalMode.values:
+        raise InvalidValue("approval_mode", f"Approval mode must be one of {', '.join(ApprovalMode.values)}.")
+    return value
+
+
 SETTING_CHECKS = {
     "timeout_seconds": check_timeout,
     "success_rate": check_success_rate,
     "paused": check_paused,
     "expiry_seconds": check_expiry,
+    "approval_mode": check_approval_mode,
 }
 
 
@@ -141,7 +149,10 @@ def payment_create(
     config = simulator_settings()
     now = timezone.now()
     provider = providers.active().name
-    schedule = providers.schedule(provider, phone_number=phone_number, now=now, timeout=config.timeout_seconds)
+    schedule = providers.schedule(
+        provider, phone_number=phone_number, now=now, timeout=config.timeout_seconds,
+        approval_mode=config.approval_mode,
+    )
     with transaction.atomic():
         payment = Payment.objects.create(
             reference=reference or uuid.uuid4(),
@@ -165,7 +176,7 @@ def payment_create(
             event=PaymentLog.Event.CREATED,
             actor=actor,
             to_status=PROCESSING,
-            details={"timeout_seconds": config.timeout_seconds},
+            details={"timeout_seconds": config.timeout_seconds, "approval_mode": config.approval_mode},
         )
         events.send_event_on_commit(events.payment_created(payment_snapshot(payment)))
     return payment
@@ -405,6 +416,72 @@ def payment_check_now(*, reference: Any, actor: str) -> bool:
         )
         events.send_event_on_commit(events.workers_wake())
     return True
+
+
+# --- the payer's phone ----------------------------------------------------------------
+
+PIN_PATTERN = re.compile(r"[0-9]{4,5}")
+WRONG_PIN = "0000"  # the simulator's "wrong PIN": shown on the phone and counted in the log
+PAYER = "payer"
+
+
+class WrongPin(PaymentError):
+    """The payer typed the simulator's wrong PIN; `attempts` counts this payment's so far."""
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__(f"wrong PIN (attempt {attempts})")
+        self.attempts = attempts
+
+
+APPROVED = outcomes.Outcome(Payment.Status.SUCCESSFUL)
+DECLINED = outcomes.Outcome(Payment.Status.FAILED, "APPROVAL_REJECTED")
+
+
+def _payer_may_answer(payment: Payment) -> None:
+    if payment.is_final:
+        raise PaymentError(f"already settled ({payment.status})")
+    if providers.of(payment.provider).decides_upstream:
+        raise PaymentError(UPSTREAM_DECIDES)
+
+
+def payment_approve(*, payment: Payment, pin: str, actor: str = PAYER) -> Payment:
+    """The payer approves on the phone: successful at once (paused or not), like MoMo's prompt."""
+    _payer_may_answer(payment)
+    if not PIN_PATTERN.fullmatch(pin or ""):
+        raise InvalidValue("pin", "A PIN is 4 or 5 digits.")
+    if pin == WRONG_PIN:
+        with transaction.atomic():
+            PaymentLog.objects.create(payment=payment, event=PaymentLog.Event.WRONG_PIN, actor=actor)
+            attempts = PaymentLog.objects.filter(payment=payment, event=PaymentLog.Event.WRONG_PIN).count()
+        raise WrongPin(attempts)
+    decisions = [(payment.pk, APPROVED)]
+    return _finalize(decisions=decisions, event=PaymentLog.Event.APPROVED, actor=actor, respect_pause=False)[0]
+
+
+def payment_decline(*, payment: Payment, actor: str = PAYER) -> Payment:
+    """The payer declines on the phone: failed with APPROVAL_REJECTED, at once."""
+    _payer_may_answer(payment)
+    decisions = [(payment.pk, DECLINED)]
+    return _finalize(decisions=decisions, event=PaymentLog.Event.DECLINED, actor=actor, respect_pause=False)[0]
+
+
+def demo_reset(*, actor: str) -> int:
+    """Remove every payment and log row in one transaction; returns how many payments went.
+
+    The one row that records the reset (who, how many) is written after the clearing, in
+    the same transaction, so it is the first row of the fresh log. Settings are kept. Every
+    open page is told on commit: dashboards resync, checkout and phone pages say so.
+    """
+    with transaction.atomic():
+        removed = Payment.objects.count()
+        IdempotencyKey.objects.all().delete()
+        PaymentLog.objects.all().delete()
+        Payment.objects.all().delete()
+        PaymentLog.objects.create(
+            event=PaymentLog.Event.RESET, actor=actor, details={"payments_removed": removed}
+        )
+        events.send_event_on_commit(events.demo_reset())
+    return removed
 
 
 def settings_update(*, actor: str, **changes: Any) -> SimulatorSettings:

@@ -49,8 +49,10 @@ def of(name: str) -> Provider:
     return PROVIDERS.get(name, PROVIDERS[SIMULATOR])
 
 
-def schedule(name: str, *, phone_number: str, now: datetime, timeout: float) -> dict[str, Any]:
-    return of(name).schedule(phone_number=phone_number, now=now, timeout=timeout)
+def schedule(
+    name: str, *, phone_number: str, now: datetime, timeout: float, approval_mode: str = "timer"
+) -> dict[str, Any]:
+    return of(name).schedule(phone_number=phone_number, now=now, timeout=timeout, approval_mode=approval_mode)
 
 
 def forceable(name: str) -> bool:

@@ -6,8 +6,9 @@ from typing import Any
 from payments import outcomes
 
 
-def schedule(*, phone_number: str, now: datetime, timeout: float) -> dict[str, Any]:
-    return {"settle_at": outcomes.settle_at_for(phone_number, now, timeout), "next_check_at": None}
+def schedule(*, phone_number: str, now: datetime, timeout: float, approval_mode: str = "timer") -> dict[str, Any]:
+    settle_at = outcomes.settle_at_for(phone_number, now, timeout, approval_mode=approval_mode)
+    return {"settle_at": settle_at, "next_check_at": None}
 
 
 def health() -> str:

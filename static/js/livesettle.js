@@ -12,7 +12,8 @@
 (function () {
   "use strict";
 
-  var FINAL = { successful: true, failed: true };
+  // "reset": the presenter reset the demo and the payment is gone; nothing changes any more.
+  var FINAL = { successful: true, failed: true, reset: true };
   // htmx's ws extension reconnects by itself only after these close codes.
   var SELF_RETRIED = [1006, 1011, 1012, 1013];
   var RECONNECT_CAP_MS = 8000;
@@ -62,10 +63,11 @@
   }
 
   // Versions only move forward on the page too: a poll answered before a push can arrive
-  // after it, and must not put an older status back.
-  function isOlder(html) {
+  // after it, and must not put an older status back. The same version is not swapped in
+  // again either: the snapshot a (re)connect sends must not wipe a PIN being typed.
+  function isStale(html) {
     var match = /data-version="(\d+)"/.exec(html || "");
-    return !!match && parseInt(match[1], 10) < currentVersion();
+    return !!match && parseInt(match[1], 10) <= currentVersion();
   }
 
   function armFallback() {
@@ -154,7 +156,7 @@
     if (!onPaymentPage(evt)) return;
     // The first message on a socket is the snapshot: from here on the socket is live.
     stopPolling();
-    if (isOlder(evt.detail.message)) evt.preventDefault();
+    if (isStale(evt.detail.message)) evt.preventDefault();
   });
 
   document.addEventListener("htmx:wsAfterMessage", function (evt) {
@@ -183,7 +185,7 @@
   });
 
   document.addEventListener("htmx:beforeSwap", function (evt) {
-    if (evt.detail.elt.id === "status-poller" && isOlder(evt.detail.serverResponse)) {
+    if (evt.detail.elt.id === "status-poller" && isStale(evt.detail.serverResponse)) {
       evt.detail.shouldSwap = false;
     }
   });
@@ -191,4 +193,21 @@
   document.addEventListener("htmx:afterSettle", function () {
     if (state.section) finishIfFinal();
   });
+
+  // The phone page answers a replay (409) or a bad PIN (422) with the prompt to show.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var status = evt.detail.xhr.status;
+    if ((status === 409 || status === 422) && evt.detail.target && evt.detail.target.id === "phone-prompt") {
+      evt.detail.shouldSwap = true;
+      evt.detail.isError = false;
+    }
+  });
+
+  // The simulated phone loads (and opens its socket) only when the presenter opens it.
+  document.addEventListener("toggle", function (evt) {
+    var details = evt.target;
+    if (!details.matches || !details.matches("[data-sim-phone]") || !details.open) return;
+    var frame = details.querySelector("iframe[data-src]");
+    if (frame && !frame.getAttribute("src")) frame.setAttribute("src", frame.dataset.src);
+  }, true);
 })();

@@ -24,7 +24,7 @@ class Command(SimulatorCommand):
             phone = validation.clean_phone(options["phone"])
         except ValidationError as exc:
             raise CommandError(exc.messages[0]) from None
-        base = settings.SITE_URL or "http://127.0.0.1:8000"
+        base = settings.PUBLIC_URL or "http://127.0.0.1:8000"
         for _ in range(options["count"]):
             payment = services.payment_create(
                 amount=amount, currency=currency, phone_number=phone, actor="command"

@@ -19,6 +19,10 @@ class Command(SimulatorCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=port, default=8000)
         parser.add_argument("--interval", type=positive_seconds, default=10.0)
+        parser.add_argument(
+            "--approval-mode", choices=["timer", "phone"], default=None,
+            help="timer: settle at the timeout unless the payer answers first; phone: wait for the payer",
+        )
         self.add_settings_flags(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -39,13 +43,14 @@ class Command(SimulatorCommand):
         except OperatorPasswordRejected as exc:
             raise CommandError(str(exc), returncode=2) from None
         config = settings_update(
-            actor="command", timeout_seconds=options["timeout"], success_rate=options["success_rate"]
+            actor="command", timeout_seconds=options["timeout"], success_rate=options["success_rate"],
+            approval_mode=options["approval_mode"],
         )
         base = f"http://{_url_host(options['host'])}:{options['port']}"
         if providers.active().decides_upstream:
             settling = f"settled by the {providers.describe()}"
         else:
-            settling = f"settling after {config.timeout_seconds:g} s, {config.success_rate:.0%} success"
+            settling = f"approval {_approval_line(config)}, {config.success_rate:.0%} success"
             settling += " (PAUSED)" if config.paused else ""
         self.stdout.write(
             "LiveSettle demo\n"
@@ -59,6 +64,12 @@ class Command(SimulatorCommand):
         self.stdout.flush()
         worker = SettlementWorker(seed=options["seed"], interval=options["interval"])
         serve(host=options["host"], port=options["port"], worker=worker)
+
+
+def _approval_line(config) -> str:
+    if config.approval_mode == "phone":
+        return "on the payer's phone (no timer)"
+    return f"by timer after {config.timeout_seconds:g} s unless the payer answers first"
 
 
 def _url_host(host: str) -> str:
