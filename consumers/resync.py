@@ -61,7 +61,6 @@ class LayerWatch:
         self.missed = False
         self.joined = False
         self.task: asyncio.Task | None = None
-        self.resyncs = 0  # how many times this process resynced its pages (tests, logs)
 
     def join(self, channel: str) -> None:
         self.channels.add(channel)
@@ -151,7 +150,6 @@ class LayerWatch:
         for channel in channels:
             await layer.send(channel, RESYNC)
         self.missed = False
-        self.resyncs += 1
 
 
 _watch: LayerWatch | None = None

@@ -115,7 +115,6 @@ MIDDLEWARE = [
     "dashboard.security.NoStoreWhenSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
     "payments.middleware.ServiceUnavailableMiddleware",
     # Last, as django-axes asks: it answers a locked-out login with its 429 page.
     "axes.middleware.AxesMiddleware",

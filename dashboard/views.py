@@ -94,8 +94,11 @@ def momo_context(request: HttpRequest, created: dict[str, str] | None = None) ->
 @staff_required
 def payment_detail(request: HttpRequest, reference) -> HttpResponse:
     payment = get_object_or_404(Payment, reference=reference)
+    snapshot = payment_snapshot(payment)
     context = {
-        **payment_row.context(payment_snapshot(payment)),
+        **payment_row.context(snapshot),
+        "row_html": mark_safe(payment_row.render(snapshot)),
+        "ws_url": "/ws/dashboard/?" + Filter(q=str(payment.reference)).query_string(),
         "payment": payment,
         "logs": PaymentLog.objects.filter(payment=payment).order_by("created_at", "id"),
         "reasons": REASONS,

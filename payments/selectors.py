@@ -1,5 +1,6 @@
 """Reads that several callers share. Snapshots are the wire format of a payment."""
 
+import statistics
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -115,14 +116,6 @@ STATS_CHART_MINUTES = 15
 FINAL_STATUSES = (Payment.Status.SUCCESSFUL, Payment.Status.FAILED)
 
 
-def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    middle = len(values) // 2
-    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-
-
 def settlements_per_minute(now: datetime | None = None, minutes: int = STATS_CHART_MINUTES) -> list[dict[str, Any]]:
     """Final transitions per minute over the last `minutes`, oldest first, zeros included.
 
@@ -159,7 +152,7 @@ def dashboard_stats() -> dict[str, Any]:
         "successful": successful,
         "failed": failed,
         "success_ratio": successful / (successful + failed) if successful + failed else None,
-        "median_settle_seconds": _median(durations),
+        "median_settle_seconds": statistics.median(durations) if durations else None,
         "per_minute": settlements_per_minute(),
         "worker": worker_status(),
     }

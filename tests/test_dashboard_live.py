@@ -227,3 +227,21 @@ async def test_it_gathers_a_burst_of_row_changes_into_few_frames(staff_client):
     assert changed == [s["reference"] for s in snapshots]  # every change, in order, once
     assert len(frames) <= 5  # the first at once, the rest gathered (one frame per 0.1 s)
     await socket.disconnect()
+
+
+async def test_the_payment_page_reuses_the_row_widget_and_follows_its_payment_live(staff_client):
+    """The detail page shows the dashboard's own row (its Succeed/Fail buttons), on the
+    dashboard socket filtered to this payment: a change elsewhere shows without a reload."""
+    other = await database_sync_to_async(make_payment)()
+    payment = await database_sync_to_async(make_payment)()
+    page = (await sync_to_async(staff_client.get)(f"/dashboard/payments/{payment.reference}/")).content.decode()
+    assert f'id="row-{payment.reference}"' in page and 'name="outcome" value="failed"' in page
+    assert "location.reload" not in page
+    ws_url = re.search(r'ws-connect="([^"]+)"', page).group(1)
+    socket, connected, _ = await open_dashboard(staff_client, ws_url.removeprefix("/ws/dashboard/"))
+    assert connected
+    snapshot = await socket.receive_from(timeout=5)
+    assert f'id="row-{payment.reference}"' in snapshot and str(other.reference) not in snapshot
+    await database_sync_to_async(services.payment_force)(payment=payment, outcome="successful", actor="test")
+    await receive_until(socket, row_update(payment.reference, "successful"), what="the payment's change")
+    await socket.disconnect()

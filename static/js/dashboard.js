@@ -26,36 +26,14 @@
   document.addEventListener("htmx:afterSettle", tick);
 
   // Views answer a lost race (409), bad input (422) or an unknown payment (404) with a
-  // toast; htmx would drop 4xx bodies by default. (Not 400: in DEBUG, django-htmx's script
-  // shows a 400 answer as a whole error page.)
-  var SHOWN = [404, 409, 422];
-  document.addEventListener("htmx:beforeSwap", function (evt) {
-    if (SHOWN.indexOf(evt.detail.xhr.status) >= 0) {
-      evt.detail.shouldSwap = true;
-      evt.detail.isError = false;
-    }
-  });
-
-  // "Copy" next to each MoMo credential; the clipboard API needs a secure context (https or
-  // localhost), so elsewhere the value is selected for Ctrl+C instead.
-  document.addEventListener("click", function (evt) {
-    var button = evt.target.closest("[data-copy]");
-    if (!button) return;
-    var source = document.getElementById(button.dataset.copy);
-    if (!source) return;
-    var text = source.textContent.trim();
-    var done = function () { button.textContent = "Copied"; };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done);
-    } else {
-      var range = document.createRange();
-      range.selectNodeContents(source);
-      var selection = window.getSelection();
-      selection.removeAllRanges();
-      selection.addRange(range);
-      button.textContent = "Selected: Ctrl+C";
-    }
-  });
+  // toast: swap those answers too, as htmx 2 swaps 2xx ones. (Not 400: in DEBUG,
+  // django-htmx's script shows a 400 answer as a whole error page.)
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "404|409|422", swap: true },
+    { code: "[45]..", swap: false, error: true },
+  ];
 
   var KEEP_TOASTS = 4, TOAST_MS = 8000;
   document.addEventListener("htmx:oobAfterSwap", function () {
