@@ -15,11 +15,3 @@ def qr_svg(url: str, *, label: str = "QR code") -> SafeString:
     )
     return mark_safe(svg)
 
-
-def terminal_qr(url: str) -> str:
-    """The same code as text for a terminal (two modules per character row)."""
-    import io
-
-    out = io.StringIO()
-    segno.make(url, error="m", micro=False).terminal(out=out, compact=True, border=2)
-    return out.getvalue()

@@ -1,3 +1,4 @@
+import argparse
 import asyncio
 from typing import Any
 
@@ -5,6 +6,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from payments import providers
+from payments.management import lan
 from payments.network import is_loopback
 from payments.management.flags import SimulatorCommand, port, positive_seconds
 from payments.management.commands.momo_credentials import credentials_text
@@ -16,7 +18,15 @@ class Command(SimulatorCommand):
     help = "Run the whole demo in one process: Daphne plus a settlement worker."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--host", default=None, help="address to bind (default 127.0.0.1; 0.0.0.0 with --lan)")
+        parser.add_argument(
+            "--lan", action="store_true",
+            help="serve the room: bind 0.0.0.0 and advertise the address other devices reach",
+        )
+        parser.add_argument(
+            "--public-url", type=_public_url, default=None,
+            help="the address other devices reach, e.g. http://192.168.1.20:8000 (implies LAN mode)",
+        )
         parser.add_argument("--port", type=port, default=8000)
         parser.add_argument("--interval", type=positive_seconds, default=10.0)
         parser.add_argument(
@@ -25,8 +35,27 @@ class Command(SimulatorCommand):
         )
         self.add_settings_flags(parser)
 
+    def _lan(self, options: dict[str, Any]) -> str:
+        """LAN mode (--lan or --public-url): the URL to advertise, let in; "" on loopback."""
+        if options["host"] is None:
+            options["host"] = "0.0.0.0" if options["lan"] else "127.0.0.1"
+        if not (options["lan"] or options["public_url"]):
+            return ""
+        public_url = options["public_url"]
+        if public_url is None:
+            try:
+                public_url = f"http://{lan.lan_address()}:{options['port']}"
+            except lan.NoNetworkAddress as exc:
+                raise CommandError(
+                    f"--lan: {exc}; pass --public-url http://<address>:{options['port']}", returncode=2
+                ) from None
+        lan.advertise(public_url)
+        return public_url
+
     def handle(self, *args: Any, **options: Any) -> None:
-        network = not is_loopback(options["host"])
+        public_url = self._lan(options)
+        # LAN mode always runs with DEBUG off: the room reaches this server.
+        network = not is_loopback(options["host"]) or bool(public_url)
         if network and settings.DEBUG and not settings.ALLOW_DEBUG_ON_NETWORK:
             if settings.DEBUG_FROM_ENVIRONMENT:
                 raise CommandError(
@@ -46,7 +75,7 @@ class Command(SimulatorCommand):
             actor="command", timeout_seconds=options["timeout"], success_rate=options["success_rate"],
             approval_mode=options["approval_mode"],
         )
-        base = f"http://{_url_host(options['host'])}:{options['port']}"
+        base = public_url or f"http://{_url_host(options['host'])}:{options['port']}"
         if providers.active().decides_upstream:
             settling = f"settled by the {providers.describe()}"
         else:
@@ -61,9 +90,18 @@ class Command(SimulatorCommand):
             f"  MoMo Collections API: base URL {base}\n{credentials_text(*momo_demo_credentials(), indent='    ')}"
             f"  {settling}; Ctrl+C stops\n"
         )
+        if public_url:
+            self.stdout.write(f"\nScan to open the checkout on a phone ({base}/):\n{lan.terminal_qr(base + '/')}")
         self.stdout.flush()
         worker = SettlementWorker(seed=options["seed"], interval=options["interval"])
         serve(host=options["host"], port=options["port"], worker=worker)
+
+
+def _public_url(value: str) -> str:
+    try:
+        return lan.parse_public_url(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _approval_line(config) -> str:
