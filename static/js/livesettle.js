@@ -194,14 +194,14 @@
     if (state.section) finishIfFinal();
   });
 
-  // The phone page answers a replay (409) or a bad PIN (422) with the prompt to show.
-  document.addEventListener("htmx:beforeSwap", function (evt) {
-    var status = evt.detail.xhr.status;
-    if ((status === 409 || status === 422) && evt.detail.target && evt.detail.target.id === "phone-prompt") {
-      evt.detail.shouldSwap = true;
-      evt.detail.isError = false;
-    }
-  });
+  // The phone page answers a replay (409) or a bad PIN (422) with the prompt to show:
+  // swap those too, as htmx 2 swaps 2xx answers (the dashboard's glue widens this list).
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "409|422", swap: true },
+    { code: "[45]..", swap: false, error: true },
+  ];
 
   // The simulated phone loads (and opens its socket) only when the presenter opens it.
   document.addEventListener("toggle", function (evt) {
