@@ -5,6 +5,7 @@ worker running; one POST /dashboard/settle-all/ as the operator through Django's
 client (the whole view, its queries and its pushes, without a network hop).
 
     .venv/bin/python scripts/time_settle_all.py [--payments 2000] [--runs 3]
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/<an empty database> .venv/bin/python scripts/time_settle_all.py
 """
 
 import argparse
