@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
@@ -56,6 +57,7 @@ TEST_NUMBER_HINTS = [
 
 
 @require_http_methods(["GET", "POST"])
+@xframe_options_sameorigin  # the projector screen embeds it as the simulated phone
 def checkout(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and (wait := ratelimit.create_wait(request)) is not None:
         return too_many(request, wait)
@@ -86,6 +88,7 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@xframe_options_sameorigin
 def payment_page(request: HttpRequest, reference) -> HttpResponse:
     payment = payment_by_reference(reference)
     if payment is None:

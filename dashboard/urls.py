@@ -23,6 +23,7 @@ urlpatterns = [
     path("dashboard/resume/", dashboard_views.resume, name="dashboard-resume"),
     path("dashboard/settings/", dashboard_views.settings_save, name="dashboard-settings"),
     path("dashboard/momo-clients/", dashboard_views.momo_client_create, name="dashboard-momo-create"),
+    path("dashboard/screen/", dashboard_views.screen, name="dashboard-screen"),
     path("dashboard/reset/", dashboard_views.reset_demo, name="dashboard-reset"),
     path("dashboard/approval/", dashboard_views.approval_mode, name="dashboard-approval"),
     path("api/payments/", api.payments_collection, name="api-payments"),

@@ -25,6 +25,8 @@ from payments.momo.errors import MomoError
 from payments.momo.parsing import callback_host
 from payments.selectors import momo_users, payment_by_reference, payment_snapshot, settings_snapshot, simulator_settings
 from payments.worker import settle_all as settle_all_now
+from checkout.phone import public_base
+from checkout.qr import qr_svg
 from regions import counters, payment_row, settings_panel
 
 PAGE = "dashboard/dashboard.html"
@@ -77,6 +79,27 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         **momo_context(request),
     }
     return render(request, PAGE, context)
+
+
+SCREEN_CARDS = 12  # cards on the projector; the rest of the socket's rows stay hidden
+
+
+@require_GET
+@staff_required
+def screen(request: HttpRequest) -> HttpResponse:
+    """The projector: the latest payments as large cards, big counters, a "Scan to pay" QR.
+
+    The same regions over the same socket as the dashboard; its CSS draws them large."""
+    snapshot = payment_row.read(Filter.from_params({}))
+    pay_url = public_base(request) + "/"
+    context = {
+        "rows_html": mark_safe("".join(payment_row.render(p) for p in snapshot["payments"])),
+        "pay_url": pay_url,
+        "pay_qr": qr_svg(pay_url, label="Scan to pay"),
+        **counters.context(snapshot["stats"]),
+        **settings_panel.context(snapshot["settings"]),
+    }
+    return render(request, "dashboard/screen.html", context)
 
 
 def momo_context(request: HttpRequest, created: dict[str, str] | None = None) -> dict[str, Any]:

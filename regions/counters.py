@@ -41,4 +41,5 @@ def context(stats: dict[str, Any]) -> dict[str, Any]:
         "chart_width": CHART_WIDTH,
         "chart_height": CHART_HEIGHT,
         "per_minute_total": sum(m["count"] for m in stats["per_minute"]),
+        "this_minute": stats["per_minute"][-1]["count"] if stats["per_minute"] else 0,
     }
