@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from dashboard import views as dashboard_views
 from checkout import phone
@@ -30,7 +30,7 @@ urlpatterns = [
     path("api/payments/<uuid:reference>/", api.payment_detail, name="api-payment"),
     path("api/payments/<uuid:reference>/complete/", api.payment_complete, name="api-payment-complete"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", health.healthz, name="healthz"),
     path(
         "provider/momo/callback/<uuid:reference>/<str:token>/",

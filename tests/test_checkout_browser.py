@@ -129,7 +129,7 @@ def test_it_reconnects_each_time_daphne_closes_the_socket_at_websocket_timeout(s
     payment = pay(page, server.base_url)
     expect_live(page)
     mark_document(page)
-    page.wait_for_function("window.__opened >= 3", timeout=20_000)  # two idle closes survived
+    page.wait_for_function("() => window.__opened >= 3", timeout=20_000)  # two idle closes survived
     expect_live(page)
 
     manage("complete_payment", str(payment.reference), "--outcome", "failed", "--reason", "NOT_ENOUGH_FUNDS", env=server.env)
@@ -246,7 +246,7 @@ def test_it_shows_each_settlement_within_2_s_of_its_commit(start_demo, page, art
         payment = pay(page, server.base_url)
         expect_live(page)
         assert page.evaluate("window.__finalAt") is None, "settled before the page was live"
-        dom_at_ms = page.wait_for_function("window.__finalAt", timeout=10_000).json_value()
+        dom_at_ms = page.wait_for_function("() => window.__finalAt", timeout=10_000).json_value()
         expect(page.get_by_role("heading", name="Payment successful")).to_be_visible()
         committed = PaymentLog.objects.get(payment=payment, event=PaymentLog.Event.SETTLED).created_at
         samples.append(dom_at_ms - committed.timestamp() * 1000)
