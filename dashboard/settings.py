@@ -314,7 +314,7 @@ CONTENT_SECURITY_POLICY = {
         "object-src": [NONE],
         "base-uri": [NONE],
         "form-action": [SELF],
-        "frame-ancestors": [NONE],
+        "frame-ancestors": [SELF],  # the checkout page frames its simulated phone
     }
 }
 

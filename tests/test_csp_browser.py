@@ -62,10 +62,11 @@ def test_it_blocks_nothing_on_the_dashboard(start_demo, watched):
     expect(watched.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
     row = watched.locator(f"#row-{reference}")
     expect(row).to_have_attribute("data-status", "processing")
-    # The payment's own page: its force form reloads through dashboard.js, not hx-on code.
+    # The payment's own page, live on its socket: a forced outcome arrives there too.
     row.get_by_role("link").click()
-    watched.get_by_role("button", name="Force successful").click()
-    expect(watched.locator(".timeline .event-forced")).to_be_visible(timeout=10_000)
+    expect(watched.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
+    watched.locator(f"#row-{reference}").get_by_role("button", name="Succeed").click()
+    expect(watched.locator(f"#row-{reference}")).to_have_attribute("data-status", "successful", timeout=10_000)
     assert watched.violations() == []
 
 
