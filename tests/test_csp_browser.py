@@ -48,7 +48,7 @@ def test_it_blocks_nothing_on_the_checkout_and_payment_pages(start_demo, watched
     assert watched.violations() == []
 
 
-def test_it_blocks_nothing_on_the_dashboard(start_demo, watched):
+def test_it_blocks_nothing_on_the_dashboard_its_payment_page_and_the_screen(start_demo, watched):
     server = start_demo(30.0)
     watched.goto(server.base_url + "/")
     watched.get_by_role("button", name="Pay now").click()
@@ -67,6 +67,10 @@ def test_it_blocks_nothing_on_the_dashboard(start_demo, watched):
     expect(watched.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
     watched.locator(f"#row-{reference}").get_by_role("button", name="Succeed").click()
     expect(watched.locator(f"#row-{reference}")).to_have_attribute("data-status", "successful", timeout=10_000)
+    # The projector screen: its QR code and live cards.
+    watched.goto(server.base_url + "/dashboard/screen/")
+    expect(watched.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
+    expect(watched.locator(".scan svg.qr")).to_be_visible()
     assert watched.violations() == []
 
 
