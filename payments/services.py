@@ -143,6 +143,7 @@ def payment_create(
     payer_message: str = "",
     payee_note: str = "",
     callback_url: str = "",
+    scripted: bool = False,
 ) -> Payment:
     """Create a processing payment. A given `reference` that exists raises IntegrityError
     (the unique constraint decides, so concurrent reuses of one reference create one)."""
@@ -153,6 +154,10 @@ def payment_create(
         provider, phone_number=phone_number, now=now, timeout=config.timeout_seconds,
         approval_mode=config.approval_mode,
     )
+    if scripted:
+        # A scenario settles it at its own (scaled) time, with its own seeded outcome; the
+        # worker only expires it if the scenario stops first.
+        schedule["settle_at"] = None
     with transaction.atomic():
         payment = Payment.objects.create(
             reference=reference or uuid.uuid4(),

@@ -1,0 +1,366 @@
+"""Scenarios: small timeline files (YAML or TOML) that play a demo the same way every time.
+
+A file has a `name`, optional `description`, `seed` and `settings` (applied at t=0), and a
+`timeline` of steps, each `at` a time in seconds with exactly one action:
+- `create`: {phone?, amount?, currency?, booking?, count?, over?} payments through the
+  normal service (`count` of them spread evenly `over` seconds; no phone: a random ordinary
+  number from the seeded generator);
+- `force`: {outcome, reason?}: the newest of the scenario's payments still processing;
+- `settings`: any live setting (timeout_seconds, success_rate, paused, expiry_seconds,
+  approval_mode), through `settings_update`.
+
+Replayable: the scenario settles its own payments (they are created `scripted`, so the
+worker leaves them alone) at their due time in scenario time, with outcomes drawn from
+one generator seeded by `seed`, in creation order. Same file and seed: the same payments,
+outcomes and order, whatever `speed` (which only compresses the clock).
+
+`load()` validates everything before anything runs: a bad file is one line, nothing created.
+"""
+
+import heapq
+import random
+import time
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
+
+from payments import outcomes, services, validation
+from payments.models import Payment
+from payments.selectors import simulator_settings
+
+BUNDLED = Path(django_settings.BASE_DIR) / "scenarios"
+MAX_PAYMENTS = 10_000
+MAX_SECONDS = 24 * 3600
+ORDINARY_PHONES = [f"4673312{n:04d}" for n in range(3470, 3500)]  # never a sandbox test number
+SETTING_NAMES = set(services.SETTING_CHECKS)
+
+
+class ScenarioError(ValueError):
+    """A file that cannot be played, in one line that names the place."""
+
+
+@dataclass(frozen=True)
+class Step:
+    at: float
+    action: str  # create | force | settings
+    args: dict[str, Any]
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    seed: int
+    settings: dict[str, Any]
+    steps: list[Step]
+    source: str = ""
+
+    @property
+    def payments(self) -> int:
+        return sum(s.args["count"] for s in self.steps if s.action == "create")
+
+
+# --- loading and validation -----------------------------------------------------------------
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read it ({exc.strerror or exc})") from None
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ScenarioError(f"not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {first}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError("the file must be a mapping with a `timeline` list")
+    return data
+
+
+def _number(value: Any, where: str, *, low: float = 0, high: float = MAX_SECONDS) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ScenarioError(f"{where}: must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+def _settings(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{where}: must be a mapping of live settings")
+    unknown = set(value) - SETTING_NAMES
+    if unknown:
+        raise ScenarioError(f"{where}: unknown setting {sorted(unknown)[0]!r} (use {', '.join(sorted(SETTING_NAMES))})")
+    checked = {}
+    for name, item in value.items():
+        try:
+            checked[name] = services.SETTING_CHECKS[name](item)
+        except services.InvalidValue as exc:
+            raise ScenarioError(f"{where}.{name}: {exc}") from None
+    return checked
+
+
+def _create(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{where}: must be a mapping (phone, amount, currency, booking, count, over)")
+    unknown = set(value) - {"phone", "amount", "currency", "booking", "count", "over"}
+    if unknown:
+        raise ScenarioError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+    try:
+        phone = validation.clean_phone(value["phone"]) if "phone" in value else None
+        amount = validation.clean_amount(value.get("amount", "25.00"))
+        currency = validation.clean_currency(value.get("currency", "EUR"))
+    except ValidationError as exc:
+        raise ScenarioError(f"{where}: {exc.messages[0]}") from None
+    booking = value.get("booking", {})
+    if not isinstance(booking, dict) or len(str(booking)) > 2000:
+        raise ScenarioError(f"{where}.booking: must be a small mapping")
+    count = value.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_PAYMENTS:
+        raise ScenarioError(f"{where}.count: must be a whole number from 1 to {MAX_PAYMENTS}")
+    over = _number(value.get("over", 0), f"{where}.over")
+    return {"phone": phone, "amount": amount, "currency": currency, "booking": booking, "count": count, "over": over}
+
+
+def _force(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{where}: must be a mapping (outcome, reason)")
+    try:
+        outcome = services.check_outcome(value.get("outcome"), value.get("reason", ""))
+    except services.InvalidValue as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+    return {"outcome": outcome}
+
+
+def _step(raw: Any, where: str) -> Step:
+    if not isinstance(raw, dict) or "at" not in raw:
+        raise ScenarioError(f"{where}: each step needs `at` (seconds) and one action")
+    at = _number(raw["at"], f"{where}.at")
+    actions = [name for name in ("create", "force", "settings") if name in raw]
+    extra = set(raw) - {"at", "create", "force", "settings"}
+    if extra:
+        raise ScenarioError(f"{where}: unknown action {sorted(extra)[0]!r} (use create, force or settings)")
+    if len(actions) != 1:
+        raise ScenarioError(f"{where}: exactly one of create, force, settings")
+    action = actions[0]
+    check = {"create": _create, "force": _force, "settings": _settings}[action]
+    args = check(raw[action], f"{where}.{action}")
+    return Step(at, action, args if action != "settings" else {"changes": args})
+
+
+def load(path: str | Path) -> Scenario:
+    """The validated scenario; ScenarioError (`<file>: <where>: <what>`) otherwise."""
+    path = Path(path)
+    try:
+        data = _read(path)
+        unknown = set(data) - {"name", "description", "seed", "settings", "timeline"}
+        if unknown:
+            raise ScenarioError(f"unknown key {sorted(unknown)[0]!r}")
+        timeline = data.get("timeline")
+        if not isinstance(timeline, list) or not timeline:
+            raise ScenarioError("`timeline` must be a non-empty list of steps")
+        seed = data.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ScenarioError("seed: must be a whole number")
+        scenario = Scenario(
+            name=str(data.get("name") or path.stem)[:80],
+            description=str(data.get("description") or "")[:300],
+            seed=seed,
+            settings=_settings(data.get("settings", {}), "settings"),
+            steps=sorted((_step(raw, f"timeline[{i}]") for i, raw in enumerate(timeline)), key=lambda s: s.at),
+            source=str(path),
+        )
+        if scenario.payments > MAX_PAYMENTS:
+            raise ScenarioError(f"at most {MAX_PAYMENTS} payments in one scenario")
+        return scenario
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path.name}: {exc}") from None
+
+
+def resolve(name_or_path: str) -> Path:
+    """A path, or the stem of a bundled scenario (`rush_hour`)."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix:
+        return path
+    for candidate in (BUNDLED / f"{name_or_path}.yaml", BUNDLED / f"{name_or_path}.toml"):
+        if candidate.exists():
+            return candidate
+    return path
+
+
+def bundled() -> list[tuple[str, Scenario]]:
+    """The scenarios shipped in scenarios/, by file stem."""
+    return [(path.stem, load(path)) for path in sorted(BUNDLED.glob("*.y*ml")) + sorted(BUNDLED.glob("*.toml"))]
+
+
+# --- playing ------------------------------------------------------------------------------
+
+
+@dataclass(order=True)
+class _Due:
+    at: float
+    order: int
+    kind: str = field(compare=False)  # create | force | settings | settle
+    args: dict[str, Any] = field(compare=False)
+
+
+class Player:
+    """Plays a scenario on a clock of its own (`speed` x wall time); sync steps that the
+    command and the dashboard's task both drive: `wait()` says how long until the next is
+    due, `run_due()` does what is due. Settlements are scheduled as payments are created."""
+
+    def __init__(self, scenario: Scenario, *, seed: int | None = None, speed: float = 1.0) -> None:
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.speed = speed
+        self.rng = random.Random(self.seed)
+        self.actor = f"scenario:{scenario.name}"[:64]
+        self.queue: list[_Due] = []
+        self.created: list[int] = []  # payment ids, in creation order
+        self.decided: dict[int, outcomes.Outcome] = {}
+        self.started: float | None = None
+        self._order = 0
+        for step in scenario.steps:
+            if step.action == "create":
+                args = step.args
+                for i in range(args["count"]):
+                    offset = args["over"] * i / args["count"] if args["count"] > 1 else 0
+                    self._push(step.at + offset, "create", args)
+            else:
+                self._push(step.at, step.action, step.args)
+
+    def _push(self, at: float, kind: str, args: dict[str, Any]) -> None:
+        self._order += 1
+        heapq.heappush(self.queue, _Due(at, self._order, kind, args))
+
+    def now(self) -> float:
+        if self.started is None:
+            self.started = time.monotonic()
+        return (time.monotonic() - self.started) * self.speed
+
+    @property
+    def done(self) -> bool:
+        return not self.queue
+
+    def start(self) -> None:
+        self.now()
+        if self.scenario.settings:
+            services.settings_update(actor=self.actor, **self.scenario.settings)
+
+    def wait(self) -> float:
+        """Wall seconds until the next step is due (0: now)."""
+        return max(0.0, (self.queue[0].at - self.now()) / self.speed) if self.queue else 0.0
+
+    def run_due(self) -> int:
+        ran = 0
+        while self.queue and self.queue[0].at <= self.now():
+            due = heapq.heappop(self.queue)
+            getattr(self, f"_{due.kind}")(due)
+            ran += 1
+        return ran
+
+    def _create(self, due: _Due) -> None:
+        args = due.args
+        phone = args["phone"] or self.rng.choice(ORDINARY_PHONES)
+        config = simulator_settings()
+        payment = services.payment_create(
+            amount=args["amount"], currency=args["currency"], phone_number=phone,
+            booking_details=args["booking"], actor=self.actor, scripted=True,
+        )
+        self.created.append(payment.pk)
+        # Drawn now, in creation order: the sequence depends on the seed and the file only.
+        outcome = outcomes.decide(phone, rng=self.rng, success_rate=config.success_rate)
+        self.decided[payment.pk] = outcome
+        if config.approval_mode == "phone" and not outcomes.is_test_number(phone):
+            return  # left to its payer (or expiry), as in phone mode
+        if phone == outcomes.PENDING_NUMBER:
+            return  # never answers; expiry ends it
+        delay = config.timeout_seconds * (2 if phone == outcomes.ONGOING_NUMBER else 1)
+        self._push(due.at + delay, "settle", {"payment_id": payment.pk})
+
+    def _settle(self, due: _Due) -> None:
+        payment_id = due.args["payment_id"]
+        try:
+            services.payment_settle(payment_id=payment_id, outcome=self.decided[payment_id], actor=self.actor)
+        except services.PaymentError:
+            payment = Payment.objects.filter(pk=payment_id).only("status").first()
+            if payment is not None and not payment.is_final:
+                self._push(due.at + 0.5, "settle", due.args)  # paused: try again after a moment
+
+    def _force(self, due: _Due) -> None:
+        waiting = Payment.objects.filter(pk__in=self.created, status=Payment.Status.PROCESSING).order_by("-id").first()
+        if waiting is None:
+            return
+        outcome = due.args["outcome"]
+        self.decided[waiting.pk] = outcome
+        try:
+            services.payment_force(payment=waiting, outcome=outcome.status, reason=outcome.reason, actor=self.actor)
+        except services.PaymentError:
+            pass  # ended meanwhile
+
+    def _settings(self, due: _Due) -> None:
+        services.settings_update(actor=self.actor, **due.args["changes"])
+
+    def summary(self) -> list[tuple[str, str, str]]:
+        """(phone, status, reason) of every payment the scenario created, in creation order."""
+        rows = Payment.objects.in_bulk(self.created)
+        return [(rows[pk].phone_number, rows[pk].status, rows[pk].reason) for pk in self.created if pk in rows]
+
+
+def run(player: Player, *, should_stop=lambda: False, sleep=time.sleep) -> None:
+    """Play to the end (every payment final, or the queue empty), or until `should_stop()`."""
+    player.start()
+    while not player.done and not should_stop():
+        sleep(min(player.wait(), 0.25))
+        player.run_due()
+
+
+# --- background traffic ----------------------------------------------------------------------
+
+MAX_RATE = 200.0  # payments per second
+
+
+def parse_rate(value: str) -> float:
+    """`2/s`, `30/min` or a plain number per second; ValueError in words."""
+    text = str(value).strip().lower()
+    number, _, unit = text.partition("/")
+    per = {"": 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0}.get(unit.strip())
+    try:
+        rate = float(number) / per if per else -1.0
+    except ValueError:
+        rate = -1.0
+    if not 0 < rate <= MAX_RATE:
+        raise ValueError(f"{value!r} is not a rate like 2/s or 30/min (more than 0, at most {MAX_RATE:g}/s)")
+    return rate
+
+
+class Traffic:
+    """Ordinary payments at a steady rate, settled by the worker like any other: the
+    dashboard stays lively between live payments."""
+
+    def __init__(self, *, rate: float, seed: int | None = None) -> None:
+        self.rate = rate
+        self.rng = random.Random(seed)
+        self.created = 0
+        self.started = time.monotonic()
+
+    def wait(self) -> float:
+        return max(0.0, self.started + self.created / self.rate - time.monotonic())
+
+    def run_due(self) -> int:
+        due = int((time.monotonic() - self.started) * self.rate) + 1 - self.created
+        for _ in range(max(0, due)):
+            services.payment_create(
+                amount=Decimal(self.rng.randrange(500, 20000)) / 100,
+                currency="EUR",
+                phone_number=self.rng.choice(ORDINARY_PHONES),
+                booking_details={"item": "Background traffic"},
+                actor="traffic",
+            )
+            self.created += 1
+        return max(0, due)

@@ -1,0 +1,119 @@
+"""Scenarios: validated timeline files, played through the services, replayable by seed."""
+
+import pytest
+
+from payments import scenarios
+from payments.models import Payment, PaymentLog
+from payments.selectors import simulator_settings
+from tests.conftest import sqlite_url_of_test_db
+from tests.support import child_env, manage
+
+SMALL = """
+name: Small
+seed: 5
+settings: {timeout_seconds: 2, success_rate: 0.5}
+timeline:
+  - {at: 0, create: {count: 8, over: 1}}
+  - {at: 0.5, create: {phone: "46733123451", amount: "7.00"}}
+  - {at: 1, force: {outcome: failed, reason: NOT_ENOUGH_FUNDS}}
+  - {at: 1.5, settings: {paused: false}}
+"""
+
+
+def play(path, *, seed=None, speed=50.0) -> list[tuple[str, str, str]]:
+    player = scenarios.Player(scenarios.load(path), seed=seed, speed=speed)
+    scenarios.run(player)
+    return player.summary()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_seed_plays_the_same_sequence(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL)
+    first = play(path)
+    Payment.objects.all().delete()
+    second = play(path)
+    assert first == second and len(first) == 9
+    assert {status for _, status, _ in first} <= {"successful", "failed"}
+    assert ("46733123451", "failed", "APPROVAL_REJECTED") in first
+    assert sum(reason == "NOT_ENOUGH_FUNDS" for _, _, reason in first) >= 1
+    Payment.objects.all().delete()
+    assert play(path, seed=6) != first  # another seed, another draw
+    assert simulator_settings().timeout_seconds == 2
+    assert PaymentLog.objects.filter(actor="scenario:Small", event="config").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_prints_the_summary_and_replays(tmp_path):
+    path = tmp_path / "small.toml"
+    path.write_text(
+        'name = "Toml"\nseed = 9\n[settings]\ntimeout_seconds = 1\n'
+        '[[timeline]]\nat = 0\ncreate = { count = 4, over = 0.5 }\n'
+    )
+    env = child_env(DATABASE_URL=sqlite_url_of_test_db())
+    one = manage("run_scenario", str(path), "--speed", "20", env=env).stdout.splitlines()
+    two = manage("run_scenario", str(path), "--speed", "20", env=env).stdout.splitlines()
+    assert one[0] == "playing 'Toml': 4 payments, seed 9, speed 20x"
+    assert one[-1].startswith("done: 4 payments") or one[-2].startswith("done: 4 payments")
+    sequence = lambda lines: [line.split()[1:] for line in lines[1:5]]  # noqa: E731
+    assert sequence(one) == sequence(two)
+    assert Payment.objects.count() == 8
+
+
+BAD = [
+    ("timeline: []", "bad.yaml: `timeline` must be a non-empty list of steps"),
+    ("timeline:\n  - {at: 0, create: {amount: '-3'}}", "bad.yaml: timeline[0].create: Amount must be more than 0."),
+    ("timeline:\n  - {at: 0, create: {phone: '12'}}", "bad.yaml: timeline[0].create: Phone number '12' must be 8 to 15 digits (a leading + is fine)."),
+    ("timeline:\n  - {at: 0, force: {outcome: failed, reason: NOPE}}", "bad.yaml: timeline[0].force: Unknown MoMo reason code: NOPE."),
+    ("timeline:\n  - {at: 0, settings: {success_rate: 5}}", "bad.yaml: timeline[0].settings.success_rate: Success rate must be between 0 and 1: 0.9 means 9 in 10 succeed."),
+    ("timeline:\n  - {at: 0, dance: {}}", "bad.yaml: timeline[0]: unknown action 'dance' (use create, force or settings)"),
+    ("timeline:\n  - {at: -1, create: {}}", "bad.yaml: timeline[0].at: must be a number from 0 to 86400"),
+    ("timeline: [ {at: 0", "bad.yaml: not valid YAML: while parsing a flow mapping"),
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_file_is_one_line_exit_2_and_nothing_created(tmp_path):
+    env = child_env(DATABASE_URL=sqlite_url_of_test_db())
+    path = tmp_path / "bad.yaml"
+    # The last step is bad: the good ones before it must not run either.
+    path.write_text("timeline:\n  - {at: 0, create: {count: 3}}\n  - {at: 1, create: {currency: XXX}}\n")
+    result = manage("run_scenario", str(path), env=env, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "CommandError: bad.yaml: timeline[1].create: Currency 'XXX' is not supported (use one of EUR, UGX, GHS, XAF, XOF, ZMW, RWF, USD)."
+    ]
+    assert Payment.objects.count() == 0 and PaymentLog.objects.count() == 0
+    assert manage("run_scenario", "no_such_scenario", env=env, check=False).returncode == 2
+
+
+@pytest.mark.parametrize("text,message", BAD)
+def test_it_names_the_place_of_each_mistake(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(scenarios.ScenarioError) as caught:
+        scenarios.load(path)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+
+
+def test_the_bundled_scenarios_load():
+    found = dict(scenarios.bundled())
+    assert set(found) >= {"happy_path", "rainy_day", "rush_hour"}
+    assert found["rush_hour"].payments == 500
+    assert max(s.at + s.args.get("over", 0) for s in found["rush_hour"].steps) <= 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rainy_day_shows_every_failure_reason():
+    from payments import outcomes
+
+    rows = play(scenarios.resolve("rainy_day"), speed=40)
+    assert {reason for _, _, reason in rows} == set(outcomes.REASONS)
+    assert not simulator_settings().paused
+
+
+def test_traffic_rates():
+    assert scenarios.parse_rate("2/s") == 2 and scenarios.parse_rate("30/min") == 0.5
+    for bad in ("0/s", "2/h", "x", "1000/s"):
+        with pytest.raises(ValueError):
+            scenarios.parse_rate(bad)
