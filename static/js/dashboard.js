@@ -35,6 +35,25 @@
     { code: "[45]..", swap: false, error: true },
   ];
 
+  // "Copy" next to each MoMo credential (the "MoMo clients" panel); the clipboard API needs
+  // a secure context (https or localhost), so elsewhere the value is selected for Ctrl+C.
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.textContent.trim()).then(function () { button.textContent = "Copied"; });
+    } else {
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      button.textContent = "Selected: Ctrl+C";
+    }
+  });
+
   var KEEP_TOASTS = 4, TOAST_MS = 8000;
   document.addEventListener("htmx:oobAfterSwap", function () {
     var box = document.getElementById("toasts");
