@@ -20,6 +20,7 @@ from tests.scaleout import (  # noqa: F401 (fixtures)
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
+PAUSE = "from payments.services import settings_update; settings_update(actor='test', paused={paused})"
 
 
 @pytest.mark.parametrize("layer", ["pubsub", "core"])
@@ -31,8 +32,11 @@ def test_it_brings_every_page_back_to_the_database_state_after_a_redis_restart(
     stack.worker("worker")
     session = stack.operator_session()
 
-    # Ten payments settle while Redis is down, ten after it is back.
-    stack.settle_after(4)
+    # Ten payments settle while Redis is down, ten after it is back. Settlement stays paused
+    # until Redis is down: on a loaded machine the pages may take longer to open than any
+    # timeout, and a payment settled before the shutdown is (rightly) pushed.
+    stack.script(PAUSE.format(paused=True))
+    stack.settle_after(1)
     during = [servers[i % 2].create_payment()["reference"] for i in range(10)]
     stack.settle_after(9)
     after = [servers[i % 2].create_payment()["reference"] for i in range(10)]
@@ -45,6 +49,7 @@ def test_it_brings_every_page_back_to_the_database_state_after_a_redis_restart(
 
     private_redis.shutdown_nosave()
     try:
+        stack.script(PAUSE.format(paused=False))  # the workers read the pause from the database
         wait_for(
             lambda: all(stack.truth()[ref][0] != "processing" for ref in during),
             timeout=15, interval=0.25, what="the worker to settle the first ten while Redis is down",
