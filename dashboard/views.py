@@ -27,6 +27,8 @@ from payments.selectors import momo_users, payment_by_reference, payment_snapsho
 from payments.worker import settle_all as settle_all_now
 from checkout.phone import public_base
 from checkout.qr import qr_svg
+from dashboard import presenter
+from payments import scenarios
 from regions import counters, payment_row, settings_panel
 
 PAGE = "dashboard/dashboard.html"
@@ -77,8 +79,48 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         **counters.context(snapshot["stats"]),
         **settings_panel.context(snapshot["settings"]),
         **momo_context(request),
+        **presenter_context(),
     }
     return render(request, PAGE, context)
+
+
+PRESENTER = f"{PAGE}#presenter"
+
+
+def presenter_context() -> dict[str, Any]:
+    return {"scenarios": scenarios.bundled(), "playing": presenter.status()}
+
+
+def _presenter_answer(message: str, *, level: str = "ok", status: int = 200) -> HttpResponse:
+    panel = render_partial(PRESENTER, presenter_context(), oob=True)
+    return toast(message, level=level, status=status, extra=panel)
+
+
+@require_POST
+@staff_required
+def scenario_play(request: HttpRequest) -> HttpResponse:
+    try:
+        scenario = presenter.play(request.POST.get("scenario", "")[:64])
+    except scenarios.ScenarioError as exc:
+        return _presenter_answer(str(exc), level="error", status=422)
+    return _presenter_answer(f"Playing {scenario.name}: {scenario.payments} payments.")
+
+
+@require_POST
+@staff_required
+def scenario_stop(request: HttpRequest) -> HttpResponse:
+    stopped = presenter.stop("scenario")
+    return _presenter_answer("Scenario stopped." if stopped else "No scenario is playing.")
+
+
+@require_POST
+@staff_required
+def traffic(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("traffic") == "on":
+        presenter.traffic_on()
+        return _presenter_answer(f"Background traffic on: {presenter.TRAFFIC_RATE:g} payments a second.")
+    presenter.stop("traffic")
+    return _presenter_answer("Background traffic off.")
 
 
 SCREEN_CARDS = 12  # cards on the projector; the rest of the socket's rows stay hidden
