@@ -275,6 +275,19 @@ def test_it_refuses_a_request_to_pay_without_a_valid_token(merchant):
     assert Payment.objects.count() == 0
 
 
+def test_it_answers_a_database_outage_with_momos_503_and_writes_nothing(merchant, monkeypatch):
+    from django.db import OperationalError
+
+    def down(**_):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(services, "payment_create", down)
+    _, answer = merchant.request_to_pay()
+    assert_error(answer, 503, "SERVICE_UNAVAILABLE")
+    assert answer.headers["Retry-After"] == "5"
+    assert Payment.objects.count() == 0
+
+
 def test_it_answers_a_wrong_method_and_an_unknown_path_in_json(merchant):
     wrong = merchant.call("GET", "/collection/v1_0/requesttopay")
     assert wrong.status == 405 and wrong.json()["statusCode"] == 405

@@ -5,6 +5,7 @@ subscription key), then the bearer token and the API user's rate limit; every ex
 refusal is a MomoError answered in MoMo's own shape, so a client never sees a Django page.
 """
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -15,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from payments import outcomes, ratelimit, services
+from payments.middleware import OUTAGES
 from payments.models import MomoApiUser, Payment
 from payments.momo import auth, parsing
 from payments.momo.errors import (
@@ -29,6 +31,7 @@ from payments.momo.errors import (
 from payments.momo.serializers import SANDBOX_PERSON, api_user_json, balance_json, status_json
 from payments.selectors import momo_balance, momo_payment
 
+logger = logging.getLogger("payments.outage")
 STATUS_RATE = "status"
 REQUEST_RATE = "request"
 
@@ -57,6 +60,14 @@ def momo_view(*methods: str, bearer: bool = True, rate: str = REQUEST_RATE) -> C
                 return error_response(error)
             except ValueError:  # a Content-Length that is not a number
                 return error_response(bad_request("INVALID_BODY", "Content-Length is not a number."))
+            except OUTAGES as exc:
+                # MoMo's own answer for an outage, so clients retry as they would with MTN;
+                # the service's transaction rolled back, so nothing is half-written.
+                logger.warning("%s %s: service unavailable: %s", request.method, request.path, exc)
+                return error_response(MomoError(
+                    503, "SERVICE_UNAVAILABLE", "A backing service (database or Redis) is unavailable; try again shortly.",
+                    headers={"Retry-After": "5"},
+                ))
 
         return handle
 
