@@ -5,6 +5,7 @@ The prompt is a pushed region (`regions/phone_prompt.py`), rendered by these vie
 the phone page's socket (`consumers/phone.py`).
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -67,25 +68,23 @@ def phone_status(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_POST
 def phone_approve(request: HttpRequest, token: str) -> HttpResponse:
-    payment = payment_by_approval_token(token)
-    if payment is None:
-        return _not_found(request)
-    try:
-        payment = services.payment_approve(payment=payment, pin=request.POST.get("pin", "")[:16])
-    except services.WrongPin as exc:
-        return _answer(request, payment, message=f"Wrong PIN. Try again (attempt {exc.attempts}).", level="error")
-    except services.PaymentError as exc:
-        return _refused(request, payment, exc)
-    return _answer(request, payment)
+    pin = request.POST.get("pin", "")[:16]
+    return _payer_answers(request, token, lambda payment: services.payment_approve(payment=payment, pin=pin))
 
 
 @require_POST
 def phone_decline(request: HttpRequest, token: str) -> HttpResponse:
+    return _payer_answers(request, token, lambda payment: services.payment_decline(payment=payment))
+
+
+def _payer_answers(request: HttpRequest, token: str, answer: Callable[[Payment], Payment]) -> HttpResponse:
     payment = payment_by_approval_token(token)
     if payment is None:
         return _not_found(request)
     try:
-        payment = services.payment_decline(payment=payment)
+        payment = answer(payment)
+    except services.WrongPin as exc:
+        return _answer(request, payment, message=f"Wrong PIN. Try again (attempt {exc.attempts}).", level="error")
     except services.PaymentError as exc:
         return _refused(request, payment, exc)
     return _answer(request, payment)
