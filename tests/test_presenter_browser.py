@@ -1,5 +1,5 @@
-"""Play / Stop of a bundled scenario and the background-traffic toggle, from the dashboard
-in a real Chromium against the real demo server."""
+"""Play / Stop of a bundled scenario, the background-traffic toggle and Reset demo, from
+the dashboard in a real Chromium against the real demo server."""
 
 import re
 
@@ -39,5 +39,20 @@ def test_play_stop_and_background_traffic(start_demo, browser):
         assert after > stopped_at
         # The answer came after the task ended: nothing more is created.
         assert Payment.objects.filter(logs__actor="traffic").count() == after - stopped_at
+
+        # Reset: the button asks first; the dashboard empties, an open checkout page says so.
+        customer = browser.new_context(viewport={"width": 500, "height": 900}).new_page()
+        waiting = Payment.objects.filter(status="processing").first()
+        customer.goto(f"{server.base_url}/pay/{waiting.reference}/")
+        expect(customer.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Reset demo").click()
+        expect(page.locator("#toasts")).to_contain_text(f"Demo reset: {after} payments removed.")
+        expect(page.locator("#payment-rows .prow")).to_have_count(0)
+        expect(page.locator('#stats [data-counter="processing"] .value')).to_have_text("0")
+        expect(customer.get_by_role("heading", name="The demo was reset")).to_be_visible(timeout=5_000)
+        expect(customer.locator("body")).to_have_attribute("data-ws", "done")
+        assert Payment.objects.count() == 0
+        customer.context.close()
     finally:
         page.context.close()
