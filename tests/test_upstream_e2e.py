@@ -52,7 +52,7 @@ def watch_flip(page: Page) -> None:
 
 def flipped_at(page: Page, timeout_s: float) -> float:
     """When the page showed a final status (wall clock, seconds), waiting up to `timeout_s`."""
-    return page.wait_for_function("window.__finalAt", timeout=timeout_s * 1000).json_value() / 1000
+    return page.wait_for_function("() => window.__finalAt", timeout=timeout_s * 1000).json_value() / 1000
 
 
 def create_on(a: Client, phone: str) -> str:
