@@ -22,7 +22,7 @@ from typing import Any
 from bench import phases, report
 from bench.stack import ROOT, Services, Stack, machine, raise_open_files_limit, service_versions
 
-PHASES = ("sockets", "push", "poll", "dashboards", "layers", "throughput", "momo")
+PHASES = ("sockets", "push", "poll", "dashboards", "layers", "throughput", "momo", "callbacks")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -134,9 +134,46 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
             stack.start_server()
             results["momo"] = phases.momo_run(stack, workdir, plan)
             stack.stop()
+        if "callbacks" in only:
+            results["callbacks"] = callbacks(stack, services, plan, step)
     finally:
         stack.stop()
     return results
+
+
+def callbacks(stack: Stack, services: Services, plan: phases.Plan, step) -> dict[str, Any]:
+    from bench.receiver import Receiver
+
+    receiver = Receiver()
+    out: dict[str, Any] = {}
+    try:
+        stack.start_server()
+        if not services.embedded:
+            _workers(stack, 1)
+        step(f"callbacks: baseline, settlement punctuality at {plan.callback_rate:g}/s without callbacks")
+        out["baseline"] = phases.callback_latency_run(stack, plan, receiver, hang=None)
+        step(f"callbacks: settlement -> callback received at {plan.callback_rate:g}/s, 1 worker")
+        out["latency"] = phases.callback_latency_run(stack, plan, receiver, hang=False)
+        step(f"callbacks: settlement punctuality at {plan.callback_rate:g}/s while every receiver times out")
+        out["hanging"] = phases.callback_latency_run(stack, plan, receiver, hang=True)
+        if not services.embedded:
+            stack.stop_workers()
+            _workers(stack, 2)
+        step(f"callbacks: {plan.callback_burst} due at once, {len(stack.workers) or 1} worker(s)")
+        out["throughput"] = phases.callback_throughput_run(stack, plan, receiver)
+    finally:
+        stack.stop()
+        receiver.stop()
+    return out
+
+
+def _workers(stack: Stack, count: int) -> None:
+    from bench import control
+    from bench.stack import wait_until
+
+    stack.start_workers(count)
+    pids = [w.popen.pid for w in stack.workers]
+    wait_until(lambda: control.workers_beating(pids), timeout=60, what=f"{count} workers' heartbeats")
 
 
 def dashboards(stack: Stack, workdir: Path, plan: phases.Plan, results: dict[str, Any]) -> list[dict[str, Any]]:

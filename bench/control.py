@@ -217,3 +217,50 @@ def momo_payment_count() -> int:
     from payments.models import Payment
 
     return Payment.objects.filter(momo_user__isnull=False).count()
+
+
+def create_momo_payments(count: int, *, url: str, tag: str) -> list[str]:
+    """Like `create_payments`, for one MoMo API user with a callback URL; external ids
+    `<tag>-<i>` let the receiver match each callback to its payment."""
+    import uuid
+
+    from django.utils import timezone
+
+    from payments.models import MomoApiUser, Payment
+
+    user = MomoApiUser.objects.create(id=uuid.uuid4(), provider_callback_host="127.0.0.1")
+    now = timezone.now()
+    rows = [
+        Payment(
+            amount=Decimal("100.00"), currency="EUR", phone_number="46733123499", external_id=f"{tag}-{i}",
+            settle_at=now + FAR_FUTURE, created_at=now - timedelta(microseconds=count - i), updated_at=now,
+            momo_user=user, callback_url=url,
+        )
+        for i in range(count)
+    ]
+    created = []
+    for start in range(0, count, 2000):
+        created += Payment.objects.bulk_create(rows[start : start + 2000])
+    return [str(p.reference) for p in created]
+
+
+def settled_at_by_external_id(refs: list[str]) -> dict[str, float]:
+    from payments.models import Payment
+
+    rows = Payment.objects.filter(reference__in=refs, settled_at__isnull=False).values_list("external_id", "settled_at")
+    return {external_id: done.timestamp() for external_id, done in rows}
+
+
+def callback_counts() -> dict[str, int]:
+    from django.db.models import Count
+
+    from payments.models import CallbackDelivery
+
+    return dict(CallbackDelivery.objects.values_list("status").annotate(n=Count("id")).order_by())
+
+
+def callbacks_clear() -> None:
+    """Between runs: the hanging receiver's retries must not load the next measurement."""
+    from payments.models import CallbackDelivery
+
+    CallbackDelivery.objects.all().delete()

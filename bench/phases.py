@@ -40,6 +40,9 @@ class Plan:
     momo_window: float = 10.0  # seconds each MoMo call is driven for
     momo_concurrency: int = 16  # requests in flight
     momo_users: int = 4  # API users the load is spread over
+    callback_rate: float = 100.0
+    callback_window: float = 10.0  # seconds of settling at callback_rate per run
+    callback_burst: int = 4000  # due at once, drained by two workers
 
 
 QUICK = Plan(
@@ -57,6 +60,8 @@ QUICK = Plan(
     momo_window=2.0,
     momo_concurrency=8,
     poll_grace=30.0,  # the smoke test asserts every poll saw its settlement: be patient
+    callback_window=3.0,
+    callback_burst=500,
 )
 
 
@@ -381,3 +386,59 @@ def momo_run(stack: Stack, workdir: Path, plan: Plan) -> dict[str, Any]:
     status.pop("accepted")
     return {"users": plan.momo_users, "request_to_pay": rtp, "status": status,
             "payments_created": control.momo_payment_count()}
+
+
+# --- 7: MoMo callbacks ------------------------------------------------------------------
+
+
+def callback_latency_run(stack: Stack, plan: Plan, receiver, *, hang: bool | None) -> dict[str, Any]:
+    """Payments with a callback URL settle at `callback_rate`/s; settlement -> callback
+    received, or (hang) settlement punctuality while every callback attempt times out.
+    hang=None: the same payments without a callback URL, the baseline punctuality."""
+    receiver.hang = bool(hang)
+    tag = f"{'hang' if hang else 'cb'}-{time.time_ns()}"
+    count = int(plan.callback_rate * plan.callback_window)
+    if hang is None:
+        refs = control.create_payments(count)
+    else:
+        refs = control.create_momo_payments(count, url=receiver.url, tag=tag)
+    start = control.schedule(refs, rate=plan.callback_rate, start_in=1.5)
+    lo, hi = control.pk_range(refs)
+    wait_until(lambda: time.time() >= start.timestamp(), timeout=5, what="the first due time")
+    meter = RolesMeter({"workers": [w.ps for w in stack.workers] or [stack.server.ps]})
+    wait_until(lambda: control.processing_between(lo, hi) == 0, timeout=120, interval=0.5, what="the run to settle")
+    result: dict[str, Any] = {"payments": count, "rate_per_s": plan.callback_rate,
+                              "receiver": {None: "none", True: "hangs", False: "200"}[hang]}
+    if hang is None:
+        pass
+    elif not hang:
+        wait_until(lambda: sum(1 for k in receiver.first if k.startswith(tag)) == count, timeout=60,
+                   what="every callback received")
+        settled = control.settled_at_by_external_id(refs)
+        result["settled_to_received_ms"] = dist([(receiver.first[k] - settled[k]) * 1000 for k in settled])
+    else:
+        result["requests_while_hanging"] = receiver.requests
+        result["deliveries"] = control.callback_counts()
+    result["punctuality_ms"] = punctuality(refs)
+    result["cpu_while_settling"] = meter.read()
+    control.callbacks_clear()
+    receiver.hang = False
+    return result
+
+
+def callback_throughput_run(stack: Stack, plan: Plan, receiver) -> dict[str, Any]:
+    """`callback_burst` payments due at once; the workers settle them and send every callback."""
+    tag = f"burst-{time.time_ns()}"
+    refs = control.create_momo_payments(plan.callback_burst, url=receiver.url, tag=tag)
+    start = control.schedule(refs, rate=plan.callback_burst / 0.5, start_in=1.5)
+    wait_until(lambda: sum(1 for k in receiver.first if k.startswith(tag)) == len(refs), timeout=180,
+               interval=0.25, what="every callback received")
+    arrivals = sorted(v for k, v in receiver.first.items() if k.startswith(tag))
+    span = arrivals[-1] - start.timestamp()
+    control.callbacks_clear()
+    return {
+        "callbacks": len(refs),
+        "workers": len(stack.workers) or 1,
+        "drain_s": round(span, 3),
+        "callbacks_per_s": round(len(refs) / span, 1),
+    }

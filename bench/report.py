@@ -62,6 +62,11 @@ def _pct(cpu: dict[str, Any] | None) -> str:
     return f"{cpu['cpu_per_s'] * 100:.1f} %" if cpu else "—"
 
 
+def _pct_of(run: dict[str, Any]) -> str:
+    cpu = run.get("cpu_while_settling") or {}
+    return f"{cpu['workers'] * 100:.0f} % of a core" if "workers" in cpu else "—"
+
+
 def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     """(target, measured, what limits it, met?) for each of the issue's targets."""
     rows: list[tuple[str, str, str, bool | None]] = []
@@ -173,6 +178,20 @@ def markdown(doc: dict[str, Any]) -> str:
         for t in r["throughput"]:
             pushed = "—" if t["pushed"] is None else f"{t['pushed']:,}"
             out.append(f"| {t['workers']} | {t['payments']:,} due within {t['due_within_s']:g} s | {t['settlements_per_s']:g} | {pushed} | {_ms(t['punctuality_ms'])} | {_ms(t['push_lag_ms'])} |")
+        out.append("")
+    if r.get("callbacks"):
+        c = r["callbacks"]
+        lat, hang, tp, base = c.get("latency"), c.get("hanging"), c.get("throughput"), c.get("baseline")
+        out += ["| MoMo callbacks | measured |", "|---|---|"]
+        if base:
+            out.append(f"| baseline: settlement punctuality at {base['rate_per_s']:g}/s, no callbacks | {_ms(base['punctuality_ms'])}; worker CPU {_pct_of(base)} |")
+        if lat:
+            out.append(f"| settlement → callback received, {lat['payments']:,} at {lat['rate_per_s']:g}/s | {_ms(lat['settled_to_received_ms'])} |")
+            out.append(f"| settlement punctuality meanwhile (settled_at − settle_at) | {_ms(lat['punctuality_ms'])}; worker CPU {_pct_of(lat)} |")
+        if hang:
+            out.append(f"| settlement punctuality at {hang['rate_per_s']:g}/s while every receiver times out (2 s) | {_ms(hang['punctuality_ms'])}; {hang['requests_while_hanging']:,} attempts timed out or in flight; worker CPU {_pct_of(hang)} |")
+        if tp:
+            out.append(f"| callbacks/s, {tp['callbacks']:,} due at once, {tp['workers']} worker(s) | {tp['callbacks_per_s']:g}/s (all sent in {tp['drain_s']:g} s) |")
         out.append("")
     if r.get("layers"):
         out += ["| channel layer | push latency | lost | server CPU while settling |", "|---|---|---|---|"]

@@ -29,7 +29,7 @@ from consumers import rendering, resync
 from consumers.common import RenderFromMessage, is_staff, query, wants_json
 from payments.events import DASHBOARD_GROUP
 from payments.filters import Filter
-from regions import counters, payment_row, settings_panel
+from regions import callbacks as callbacks_panel, counters, payment_row, settings_panel
 
 logger = logging.getLogger("consumers.dashboard")
 
@@ -163,6 +163,7 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         self.pending: list[str] = []
         self.flusher: asyncio.Future | None = None
         self.last_rows_sent = 0.0
+        self.callbacks: OrderedDict[int, str] = OrderedDict()  # callback rows shown: id -> updated_at
         # Join first, then read: a change committed in between arrives as a message and is
         # dropped by version if the snapshot already holds it.
         await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
@@ -195,11 +196,39 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             await self.send(text_data=json.dumps({"type": "snapshot", **snapshot}))
             return
         rows = "".join(_render_row(p) for p in payments)
+        self.callbacks = OrderedDict((c["id"], c["updated_at"]) for c in reversed(snapshot["callbacks"]))
+        callback_rows = callbacks_panel.render_all(snapshot["callbacks"])
         await self.send(
             text_data=f'<div id="payment-rows" hx-swap-oob="innerHTML">{rows}</div>'
+            + f'<div id="callback-rows" hx-swap-oob="innerHTML">{callback_rows}</div>'
             + _render_stats(snapshot["stats"])
             + _render_settings(snapshot["settings"])
         )
+
+    async def callbacks_updated(self, event: dict[str, Any]) -> None:
+        """Callback rows: changed in place, or inserted on top (the panel keeps the latest)."""
+        if self.as_json:
+            await self.send(text_data=json.dumps({"type": "callbacks", "callbacks": event["callbacks"]}))
+            return
+        fragments = []
+        for snapshot in event["callbacks"]:
+            shown = self.callbacks.get(snapshot["id"])
+            if shown is not None and snapshot["updated_at"] <= shown:
+                continue  # never an older state after a newer one
+            if shown is not None:
+                fragments.append(callbacks_panel.render(snapshot, oob=True))
+            elif not self.callbacks or snapshot["id"] > min(self.callbacks):
+                row = callbacks_panel.render(snapshot)
+                fragments.append(f'<div id="callback-rows" hx-swap-oob="afterbegin">{row}</div>')
+            else:
+                continue  # older than every row shown: not on the panel
+            self.callbacks[snapshot["id"]] = snapshot["updated_at"]
+        while len(self.callbacks) > callbacks_panel.CALLBACKS_SHOWN:
+            oldest = min(self.callbacks)
+            del self.callbacks[oldest]
+            fragments.append(f'<div id="callback-{oldest}" hx-swap-oob="delete"></div>')
+        if fragments:
+            await self.send(text_data="".join(fragments))
 
     async def payment_updated(self, event: dict[str, Any]) -> None:
         stats_hub().touch()

@@ -19,17 +19,17 @@ from django.views.decorators.http import require_GET, require_POST
 
 from payments import outcomes, providers, services
 from payments.filters import Filter
-from payments.models import Payment, PaymentLog
+from payments.models import CallbackDelivery, Payment, PaymentLog
 from payments.models import MomoApiUser
 from payments.momo.errors import MomoError
 from payments.momo.parsing import callback_host
-from payments.selectors import momo_users, payment_by_reference, payment_snapshot, settings_snapshot, simulator_settings
+from payments.selectors import callback_snapshot, momo_users, payment_by_reference, payment_snapshot, settings_snapshot, simulator_settings
 from payments.worker import settle_all as settle_all_now
 from checkout.phone import public_base
 from checkout.qr import qr_svg
 from dashboard import presenter
 from payments import scenarios
-from regions import counters, payment_row, settings_panel
+from regions import callbacks as callbacks_panel, counters, payment_row, settings_panel
 
 PAGE = "dashboard/dashboard.html"
 TOAST = f"{PAGE}#toast"
@@ -80,6 +80,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         **settings_panel.context(snapshot["settings"]),
         **momo_context(request),
         **presenter_context(),
+        "callbacks_html": mark_safe(callbacks_panel.render_all(snapshot["callbacks"])),
+        "callbacks_shown": callbacks_panel.CALLBACKS_SHOWN,
     }
     return render(request, PAGE, context)
 
@@ -292,3 +294,17 @@ def momo_client_create(request: HttpRequest) -> HttpResponse:
     created = {"api_user": str(user.id), "api_key": api_key, "host": user.provider_callback_host}
     panel = render_partial(MOMO, momo_context(request, created), oob=True)
     return toast(f"MoMo client {_short(user.id)} created: copy its API key now, it is shown once.", extra=panel)
+
+
+@require_POST
+@staff_required
+def callback_resend(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = CallbackDelivery.objects.select_related("payment").filter(pk=delivery_id).first()
+    if delivery is None:
+        return toast("No callback with that id.", level="error", status=404)
+    try:
+        delivery = services.callback_resend(delivery=delivery, actor=actor_of(request))
+    except services.PaymentError as exc:
+        return toast(f"Not resent: {exc}.", level="warn", status=409)
+    row = callbacks_panel.render(callback_snapshot(delivery), oob=True)
+    return toast(f"Callback for payment {_short(delivery.payment.reference)} resent now.", extra=row)

@@ -9,8 +9,10 @@ Messages on the channel layer (all carry snapshots, so consumers never query per
 - to `dashboard`: {"type": "settings.updated", "settings": {...}}
 - to `dashboard` and `pages` (every checkout and phone page): {"type": "demo.reset"} after
   a reset removed every payment
-- to `settlement-workers`: {"type": "worker.wake"} when a payment is created or the
-  settings change, so a sleeping worker recomputes its next due time at once.
+- to `dashboard`: {"type": "callbacks.updated", "callbacks": [...]} when callback
+  deliveries are created or attempted (payments/callbacks.py)
+- to `settlement-workers`: {"type": "worker.wake"} when a payment is created, the
+  settings change or callbacks fall due, so a sleeping worker recomputes its next due time.
 
 The channel layer delivers at most once; every page resyncs from the database on
 (re)connect, so a lost message delays a page, it never leaves it wrong.
@@ -53,6 +55,12 @@ def payments_changed(snapshots: list[dict[str, Any]]) -> list[Event]:
 
 def settings_changed(snapshot: dict[str, Any]) -> list[Event]:
     return [(WORKER_GROUP, WAKE), (DASHBOARD_GROUP, {"type": "settings.updated", "settings": snapshot})]
+
+
+def callbacks_changed(snapshots: list[dict[str, Any]], *, wake: bool = False) -> list[Event]:
+    """Callback deliveries attempted (or, `wake`, newly due: a worker should send them now)."""
+    message = (DASHBOARD_GROUP, {"type": "callbacks.updated", "callbacks": snapshots})
+    return [(WORKER_GROUP, WAKE), message] if wake else [message]
 
 
 def workers_wake() -> list[Event]:

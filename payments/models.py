@@ -119,6 +119,7 @@ class PaymentLog(models.Model):
         DECLINED = "declined", "Declined on the phone"
         WRONG_PIN = "wrong_pin", "Wrong PIN"
         RESET = "reset", "Demo reset"
+        CALLBACK = "callback", "Callback attempt"
 
     payment = models.ForeignKey(
         Payment, null=True, blank=True, related_name="logs", on_delete=models.CASCADE
@@ -184,3 +185,65 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.worker_id
+
+
+class CallbackDelivery(models.Model):
+    """The outbox: one callback to send, written in the transaction that ended the payment.
+
+    A worker claims a row by setting `claimed_until` (a lease) with a compare-and-set; a
+    worker killed mid-send leaves the lease to run out, and the attempt is sent again.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"  # gave up: schedule exhausted or too old
+        DROPPED = "dropped", "Dropped (fault injection)"
+
+    payment = models.ForeignKey(Payment, related_name="callbacks", on_delete=models.CASCADE)
+    url = models.CharField(max_length=2048)
+    method = models.CharField(max_length=8, default="POST")
+    body = models.JSONField()  # the status JSON at the moment the payment became final
+    copy = models.PositiveSmallIntegerField(default=1)  # > 1: an injected duplicate
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    give_up_at = models.DateTimeField()
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True, default="")
+    first_sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    last_latency_ms = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="callback_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url} ({self.status}, {self.attempts} attempts)"
+
+
+class CallbackSettings(models.Model):
+    """Live callback settings: the row without an API user is global; an API user's row
+    overrides only the keys it holds. Keys and defaults: `payments/callbacks.py`."""
+
+    GLOBAL = "global"
+
+    scope = models.CharField(max_length=40, unique=True)  # "global" or the API user's id
+    momo_user = models.OneToOneField(
+        MomoApiUser, null=True, blank=True, on_delete=models.CASCADE, related_name="callback_settings"
+    )
+    values = models.JSONField(default=dict, blank=True)
+    # Standard Webhooks secret ("whsec_" + base64), used while the `signing` setting is on.
+    signing_secret = models.CharField(max_length=80, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "callback settings"
+
+    def __str__(self) -> str:
+        return f"callback settings for {self.momo_user_id or 'everyone'}"

@@ -10,7 +10,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from payments.filters import Filter
-from payments.models import MomoApiUser, Payment, PaymentLog, SimulatorSettings, WorkerHeartbeat
+from payments.models import CallbackDelivery, MomoApiUser, Payment, PaymentLog, SimulatorSettings, WorkerHeartbeat
 
 
 def _iso(value) -> str | None:
@@ -35,6 +35,32 @@ def payment_snapshot(payment: Payment) -> dict[str, Any]:
         "version": payment.version,
         "checkout_url": f"{settings.PUBLIC_URL}/pay/{payment.reference}/",
     }
+
+
+def callback_snapshot(delivery: CallbackDelivery) -> dict[str, Any]:
+    """A callback delivery as the dashboard shows it (pushed in `callbacks.updated`)."""
+    return {
+        "id": delivery.pk,
+        "reference": str(delivery.payment.reference),
+        "url": delivery.url,
+        "method": delivery.method,
+        "copy": delivery.copy,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "last_latency_ms": delivery.last_latency_ms,
+        "next_attempt_at": _iso(delivery.next_attempt_at),
+        "updated_at": _iso(delivery.updated_at),
+    }
+
+
+CALLBACKS_SHOWN = 20  # the dashboard's callbacks panel: the latest deliveries
+
+
+def recent_callbacks(limit: int = CALLBACKS_SHOWN) -> list[dict[str, Any]]:
+    deliveries = CallbackDelivery.objects.select_related("payment").order_by("-id")[:limit]
+    return [callback_snapshot(d) for d in deliveries]
 
 
 def payment_by_reference(reference) -> Payment | None:
@@ -168,4 +194,5 @@ def dashboard_snapshot(view: Filter, *, rows: int, stats: dict[str, Any] | None 
         "payments": payments,
         "stats": stats if stats is not None else dashboard_stats(),
         "settings": settings_snapshot(simulator_settings()),
+        "callbacks": recent_callbacks(CALLBACKS_SHOWN),
     }

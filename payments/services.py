@@ -6,6 +6,7 @@ registered on commit (`events.send_event_on_commit`), so nothing is pushed that 
 commit. Settle, force and expire share one implementation, `_finalize`, batch or not.
 """
 
+import base64
 import hashlib
 import json
 import math
@@ -14,7 +15,7 @@ import re
 import secrets
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,12 +23,22 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Exists, F, Value, When
+from django.db.models import Case, Exists, F, Q, Value, When
 from django.utils import timezone
 
-from payments import events, outcomes, providers
-from payments.models import ApprovalMode, IdempotencyKey, MomoApiUser, Payment, PaymentLog, SimulatorSettings
-from payments.selectors import payment_snapshot, settings_snapshot, simulator_settings
+from payments import callbacks, events, outcomes, providers
+from payments.models import (
+    ApprovalMode,
+    CallbackDelivery,
+    CallbackSettings,
+    IdempotencyKey,
+    MomoApiUser,
+    Payment,
+    PaymentLog,
+    SimulatorSettings,
+)
+from payments.momo.serializers import status_json
+from payments.selectors import callback_snapshot, payment_snapshot, settings_snapshot, simulator_settings
 
 PROCESSING = Payment.Status.PROCESSING
 FINAL_STATUSES = (Payment.Status.SUCCESSFUL, Payment.Status.FAILED)
@@ -263,7 +274,7 @@ def _finalize(
             if updated != len(ids):
                 raise PaymentError("already settled or paused" if respect_pause else "already settled")
         # Read back inside the transaction: the rows as committed, versions included.
-        rows = Payment.objects.in_bulk([payment_id for payment_id, _ in decisions])
+        rows = Payment.objects.select_related("momo_user").in_bulk([payment_id for payment_id, _ in decisions])
         payments = [rows[payment_id] for payment_id, _ in decisions]
         PaymentLog.objects.bulk_create(
             PaymentLog(
@@ -276,8 +287,22 @@ def _finalize(
             )
             for payment in payments
         )
+        _outbox(payments, now)
         events.send_event_on_commit(events.payments_changed([payment_snapshot(p) for p in payments]))
     return payments
+
+
+def _momo_status(payment: Payment) -> dict[str, Any]:
+    return status_json(payment, payment.momo_user.reason_format) if payment.momo_user_id else status_json(payment)
+
+
+def _outbox(payments: list[Payment], now: datetime) -> None:
+    """The callbacks of payments made final, in the transaction that made them so: no final
+    state without its pending delivery, no delivery for a change that rolled back."""
+    rows = callbacks.outbox_rows(payments, now=now, body_of=_momo_status)
+    if rows:
+        CallbackDelivery.objects.bulk_create(rows)
+        events.send_event_on_commit(events.callbacks_changed([callback_snapshot(row) for row in rows], wake=True))
 
 
 def payment_settle_many(*, decisions: list[Decision], actor: str) -> list[Payment]:
@@ -664,3 +689,158 @@ def payment_notify(*, payment: Payment, message: str, language: str = "", actor:
         to_status=payment.status,
         details={"message": message, "language": language[:16]},
     )
+
+
+# --- callbacks (the outbox rows themselves are written by `_outbox` above) -----------------
+
+CALLBACK_PENDING = CallbackDelivery.Status.PENDING
+
+
+def _claimable_callbacks(now):
+    return CallbackDelivery.objects.filter(status=CALLBACK_PENDING, next_attempt_at__lte=now).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    )
+
+
+def callback_claim(*, claimer: str, limit: int, now=None) -> list[CallbackDelivery]:
+    """Lease up to `limit` due deliveries to `claimer` (unique per claim): a compare-and-set
+    on the lease, with SKIP LOCKED on PostgreSQL so workers split the due rows."""
+    now = now or timezone.now()
+    lease = now + timedelta(seconds=callbacks.effective()["timeout_seconds"]) + callbacks.LEASE_MARGIN
+    with transaction.atomic():
+        due = _claimable_callbacks(now).order_by("next_attempt_at", "id")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        _claimable_callbacks(now).filter(pk__in=ids).update(claimed_until=lease, claimed_by=claimer)
+    return list(
+        CallbackDelivery.objects.filter(claimed_by=claimer, claimed_until=lease, status=CALLBACK_PENDING)
+        .select_related("payment__momo_user")
+        .order_by("next_attempt_at", "id")
+    )
+
+
+def callback_record(*, results: list[dict[str, Any]], actor: str) -> list[CallbackDelivery]:
+    """Record attempts: each result is {delivery, started_at, status_code, error, latency_ms}.
+
+    A compare-and-set on (claimer, attempts): a result whose lease was taken over meanwhile
+    is not recorded twice. The attempt is logged on the payment's timeline.
+    """
+    now = timezone.now()
+    recorded, logs, configs = [], [], {}
+    with transaction.atomic():
+        for result in results:
+            delivery: CallbackDelivery = result["delivery"]
+            user_id = delivery.payment.momo_user_id
+            config = configs.setdefault(user_id, callbacks.effective(user_id))
+            code = result.get("status_code")
+            changes = _after_attempt(delivery, code, config, now)
+            changes.update(
+                attempts=delivery.attempts + 1, claimed_until=None, last_status_code=code,
+                last_error=(result.get("error") or "")[:300], last_latency_ms=result.get("latency_ms"),
+                first_sent_at=delivery.first_sent_at or result["started_at"], updated_at=now,
+            )
+            updated = CallbackDelivery.objects.filter(
+                pk=delivery.pk, claimed_by=delivery.claimed_by, attempts=delivery.attempts
+            ).update(**changes)
+            if updated != 1:
+                continue
+            for name, value in changes.items():
+                setattr(delivery, name, value)
+            recorded.append(delivery)
+            logs.append(_attempt_log(delivery, result, actor))
+        PaymentLog.objects.bulk_create(logs)
+        if recorded:
+            events.send_event_on_commit(events.callbacks_changed([callback_snapshot(d) for d in recorded]))
+    return recorded
+
+
+def _after_attempt(delivery: CallbackDelivery, code: int | None, config: dict[str, Any], now) -> dict[str, Any]:
+    if code is not None and 200 <= code < 300:
+        return {"status": CallbackDelivery.Status.DELIVERED, "delivered_at": now}
+    delay = callbacks.retry_delay(config["schedule"], delivery.attempts + 1)
+    if delay is None or now + timedelta(seconds=delay) > delivery.give_up_at:
+        return {"status": CallbackDelivery.Status.FAILED}
+    return {"next_attempt_at": now + timedelta(seconds=delay)}
+
+
+def _attempt_log(delivery: CallbackDelivery, result: dict[str, Any], actor: str) -> PaymentLog:
+    return PaymentLog(
+        payment_id=delivery.payment_id,
+        event=PaymentLog.Event.CALLBACK,
+        actor=actor,
+        details={
+            "delivery": delivery.pk,
+            "attempt": delivery.attempts,
+            "copy": delivery.copy,
+            "at": result["started_at"].isoformat(),
+            "method": delivery.method,
+            "url": delivery.url,
+            "status_code": result.get("status_code"),
+            "error": (result.get("error") or "")[:300],
+            "latency_ms": result.get("latency_ms"),
+            "outcome": delivery.status,
+        },
+    )
+
+
+def callback_resend(*, delivery: CallbackDelivery, actor: str) -> CallbackDelivery:
+    """An operator's "Resend callback": due now, with a fresh maximum age (not while in flight)."""
+    now = timezone.now()
+    max_age = callbacks.effective(delivery.payment.momo_user_id)["max_age_seconds"]
+    with transaction.atomic():
+        updated = (
+            CallbackDelivery.objects.filter(pk=delivery.pk)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .update(
+                status=CALLBACK_PENDING, next_attempt_at=now, give_up_at=now + timedelta(seconds=max_age),
+                claimed_until=None, updated_at=now,
+            )
+        )
+        if updated != 1:
+            raise PaymentError("this callback is being sent right now; try again in a moment")
+        delivery.refresh_from_db()
+        PaymentLog.objects.create(
+            payment_id=delivery.payment_id, event=PaymentLog.Event.CALLBACK, actor=actor,
+            details={"delivery": delivery.pk, "resend": True, "url": delivery.url, "method": delivery.method},
+        )
+        events.send_event_on_commit(events.callbacks_changed([callback_snapshot(delivery)], wake=True))
+    return delivery
+
+
+def callback_settings_update(*, actor: str, momo_user: MomoApiUser | None = None, **changes: Any) -> dict[str, Any]:
+    """Change the live callback settings (global, or one API user's); every change is logged.
+
+    Raises callbacks.SettingError for a bad key or value. Per user, None removes an override.
+    Returns the values now in force for that scope.
+    """
+    cleaned = callbacks.clean(changes, per_user=momo_user is not None)
+    scope = callbacks.scope_of(momo_user.pk if momo_user else None)
+    with transaction.atomic():
+        row, _ = CallbackSettings.objects.select_for_update().get_or_create(
+            scope=scope, defaults={"momo_user": momo_user}
+        )
+        current = callbacks.effective(momo_user.pk if momo_user else None)
+        values = dict(row.values)
+        diff = {}
+        for name, value in cleaned.items():
+            if value is None:
+                if name in values:
+                    diff[name] = [values.pop(name), None]
+            elif current[name] != value or name not in values:
+                diff[name] = [current[name], value]
+                values[name] = value
+        if momo_user is not None and values.get("signing") and not row.signing_secret:
+            # The receiver verifies with this (Standard Webhooks); logged as made, never shown in the log.
+            row.signing_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+            row.save(update_fields=["signing_secret", "updated_at"])
+            diff["signing_secret"] = ["", "(new)"]
+        if diff:
+            row.values = values
+            row.save(update_fields=["values", "updated_at"])
+            PaymentLog.objects.create(
+                event=PaymentLog.Event.CONFIG, actor=actor, details={"callbacks": scope, **diff}
+            )
+    return callbacks.effective(momo_user.pk if momo_user else None)

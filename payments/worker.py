@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from payments import outcomes, providers, services
 from payments.events import WORKER_GROUP
+from payments.callback_sender import CallbackSender
 from payments.models import Payment, WorkerHeartbeat
 from payments.selectors import simulator_settings
 from payments.upstream import UpstreamWorker
@@ -57,6 +58,7 @@ class SettlementWorker:
         self.skipped: set[int] = set()
         self.settled = 0
         self._last_beat: datetime | None = None
+        self.callbacks = CallbackSender(worker_id=self.worker_id, actor=self.actor, interval=interval)
 
     # --- one pass, synchronous: tests call these directly -------------------------------
 
@@ -181,22 +183,26 @@ class SettlementWorker:
     # --- the loop --------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        wake, upstream_wake = asyncio.Event(), asyncio.Event()
-        listener = asyncio.ensure_future(self._listen(wake, upstream_wake))
-        stopper = asyncio.ensure_future(self._relay(stop, wake))
+        wake, upstream_wake, callbacks_wake = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        listener = asyncio.ensure_future(self._listen(wake, upstream_wake, callbacks_wake))
+        stopper = asyncio.ensure_future(self._relay(stop, wake, callbacks_wake))
         upstream = None
         if providers.active().decides_upstream:
             # The upstream's payments, on the same loop: its HTTP calls run on threads of
             # their own, so a slow upstream never delays the simulator's settlements.
             worker = UpstreamWorker(actor=self.actor, interval=self.interval)
             upstream = asyncio.ensure_future(worker.run(stop, upstream_wake))
+        # Callbacks go out from their own task, so a slow receiver never delays a settlement.
+        sender = asyncio.ensure_future(self.callbacks.run(stop, callbacks_wake))
         logger.info("settlement worker %s started", self.worker_id)
         try:
             while not stop.is_set():
                 # Cleared before the pass, so a wake-up that lands during it is not lost.
                 wake.clear()
                 try:
-                    _, delay = await sync_to_async(self.tick)()
+                    done, delay = await sync_to_async(self.tick)()
+                    if done:
+                        callbacks_wake.set()  # their callbacks are due now, layer or not
                 except (OperationalError, InterfaceError) as exc:
                     logger.warning("database unavailable (%s); retrying in 1 s", exc)
                     await sync_to_async(_close_connection)()
@@ -214,12 +220,18 @@ class SettlementWorker:
                 if not stop.is_set():
                     upstream.cancel()  # the loop failed; a stop lets in-flight calls record
                 await asyncio.wait([upstream])
+            callbacks_wake.set()
+            try:
+                await asyncio.wait_for(sender, timeout=5)
+            except (asyncio.TimeoutError, Exception) as exc:
+                logger.warning("callback sender stopped with %s", type(exc).__name__)
             logger.info("settlement worker %s stopped after %d settlements", self.worker_id, self.settled)
 
-    async def _relay(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+    async def _relay(self, stop: asyncio.Event, *wakes: asyncio.Event) -> None:
         await stop.wait()
         self.stopping = True
-        wake.set()
+        for wake in wakes:
+            wake.set()
 
     async def _listen(self, *wakes: asyncio.Event) -> None:
         layer = get_channel_layer()

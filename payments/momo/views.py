@@ -5,7 +5,9 @@ subscription key), then the bearer token and the API user's rate limit; every ex
 refusal is a MomoError answered in MoMo's own shape, so a client never sees a Django page.
 """
 
+import copy
 import logging
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -13,9 +15,10 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from payments import outcomes, ratelimit, services
+from payments import callbacks, outcomes, ratelimit, services
 from payments.middleware import OUTAGES
 from payments.models import MomoApiUser, Payment
 from payments.momo import auth, parsing
@@ -138,9 +141,21 @@ def token(request: HttpRequest) -> HttpResponse:
 # --- collection ------------------------------------------------------------------------------
 
 
+def _injected_faults(user: MomoApiUser, operation: str) -> None:
+    """The fault settings (payments/callbacks.py): added latency, then maybe a refusal,
+    before anything is read or written, so a refused request to pay creates nothing."""
+    fault = callbacks.api_fault(user.pk, operation=operation)
+    if fault.latency_seconds:
+        time.sleep(fault.latency_seconds)
+    if fault.refusal:
+        status, code = fault.refusal
+        raise MomoError(status, code, f"{outcomes.reason_text(code)} (injected fault)")
+
+
 @momo_view("POST")
 def request_to_pay(request: HttpRequest, user: MomoApiUser) -> HttpResponse:
     _check_create_limit(request)
+    _injected_faults(user, "requesttopay")
     reference = parsing.reference_id(request.headers.get("X-Reference-Id"))
     environment = parsing.target_environment(request, user)
     callback_url = parsing.callback_url(request.headers.get("X-Callback-Url"), user)
@@ -169,7 +184,13 @@ def _own_payment(user: MomoApiUser, reference: str) -> Payment:
 
 @momo_view("GET", rate=STATUS_RATE)
 def request_to_pay_status(request: HttpRequest, user: MomoApiUser, reference: str) -> HttpResponse:
-    return JsonResponse(status_json(_own_payment(user, reference), user.reason_format))
+    _injected_faults(user, "status")
+    payment = _own_payment(user, reference)
+    if callbacks.status_lag_pending(payment, timezone.now()):
+        # The callback-before-status fault: the callback is out, the status call lags behind.
+        payment = copy.copy(payment)
+        payment.status = Payment.Status.PROCESSING
+    return JsonResponse(status_json(payment, user.reason_format))
 
 
 @momo_view("POST")

@@ -8,7 +8,7 @@ from django.db import InterfaceError, OperationalError, connection
 
 from payments import providers
 from payments.management.flags import SimulatorCommand, positive_seconds
-from payments.services import settings_update
+from payments.services import callback_settings_update, settings_update
 from payments.worker import SettlementWorker
 
 logger = logging.getLogger("payments.worker")
@@ -24,6 +24,8 @@ class Command(SimulatorCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         flags = {"timeout_seconds": options["timeout"], "success_rate": options["success_rate"]}
+        if options["seed"] is not None:
+            flags["seed"] = options["seed"]
         worker = SettlementWorker(seed=options["seed"], interval=options["interval"])
         self.stdout.write(f"settlement worker {worker.worker_id} running; Ctrl+C stops it")
         if providers.active().decides_upstream:
@@ -50,7 +52,7 @@ async def _apply_flags(flags: dict[str, Any], stop: asyncio.Event) -> bool:
     """
     while not stop.is_set():
         try:
-            await sync_to_async(settings_update)(actor="command", **flags)
+            await sync_to_async(_write_flags)(flags)
             return True
         except (OperationalError, InterfaceError) as exc:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -61,3 +63,11 @@ async def _apply_flags(flags: dict[str, Any], stop: asyncio.Event) -> bool:
             except asyncio.TimeoutError:
                 pass
     return False
+
+
+def _write_flags(flags: dict[str, Any]) -> None:
+    flags = dict(flags)
+    seed = flags.pop("seed", None)
+    settings_update(actor="command", **flags)
+    if seed is not None:  # injected callback and API faults replay too
+        callback_settings_update(actor="command", seed=seed)

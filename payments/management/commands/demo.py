@@ -10,7 +10,7 @@ from payments.management import lan
 from payments.network import is_loopback
 from payments.management.flags import SimulatorCommand, port, positive_seconds
 from payments.management.commands.momo_credentials import credentials_text
-from payments.services import OperatorPasswordRejected, momo_demo_credentials, operator_ensure, settings_update
+from payments.services import OperatorPasswordRejected, callback_settings_update, momo_demo_credentials, operator_ensure, settings_update
 from payments.worker import SettlementWorker
 
 
@@ -75,6 +75,8 @@ class Command(SimulatorCommand):
             actor="command", timeout_seconds=options["timeout"], success_rate=options["success_rate"],
             approval_mode=options["approval_mode"],
         )
+        if options["seed"] is not None:  # injected callback and API faults replay too
+            callback_settings_update(actor="command", seed=options["seed"])
         base = public_url or f"http://{_url_host(options['host'])}:{options['port']}"
         if providers.active().decides_upstream:
             settling = f"settled by the {providers.describe()}"

@@ -1,0 +1,177 @@
+"""Sends the callback outbox: a task beside the settlement loop in every worker process.
+
+Off the settlement path: the HTTP sends are asyncio tasks on the worker's event loop, and
+the database work (claim due rows, record finished attempts) is one short hop per pass to
+the worker's ORM thread. A receiver that hangs costs one timeout of one task, never the
+settlement loop: at most `concurrency` sends are in flight, each bounded in total time.
+
+Each attempt: the delivery's method and URL (only to the API user's providerCallbackHost,
+checked again here), the body as JSON, no redirects followed, at most BODY_READ_LIMIT
+bytes of the answer read. 2xx is delivered; anything else, or no answer, is retried on the
+schedule in force (`payments/callbacks.py`).
+"""
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from datetime import datetime, timezone as dt_timezone
+from typing import Any
+
+import httpx
+from asgiref.sync import sync_to_async
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+from django.db.models import Min
+
+from payments import callbacks, services
+from payments.models import CallbackDelivery
+
+logger = logging.getLogger("payments.callbacks")
+
+PENDING = CallbackDelivery.Status.PENDING
+# Between passes: finished sends are recorded together, not one database hop each (the ORM
+# thread is the settlement loop's too; at 100 callbacks/s a hop per send cost it ~0.4 s).
+MIN_PASS_GAP = 0.05
+USER_AGENT = "LiveSettle-MoMo-Callback/1"
+
+
+def request_of(delivery: CallbackDelivery, config: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """The body bytes and headers of an attempt (signed with Standard Webhooks if asked)."""
+    body = json.dumps(delivery.body, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
+    secret = config["signing_secret"]
+    if config["signing"] and secret:
+        from standardwebhooks.webhooks import Webhook
+
+        message_id = f"msg_{delivery.pk}_{delivery.copy}"  # the same id on every retry
+        now = datetime.now(dt_timezone.utc)
+        headers["webhook-id"] = message_id
+        headers["webhook-timestamp"] = str(int(now.timestamp()))
+        headers["webhook-signature"] = Webhook(secret).sign(message_id, now, body.decode())
+    return body, headers
+
+
+async def send_one(client: httpx.AsyncClient, delivery: CallbackDelivery, config: dict[str, Any]) -> dict[str, Any]:
+    """One attempt; never raises. The result is what `services.callback_record` takes."""
+    started_at = timezone.now()
+    started = time.monotonic()
+    result: dict[str, Any] = {"delivery": delivery, "started_at": started_at, "status_code": None, "error": ""}
+    if not callbacks.host_allowed(delivery.url, delivery.payment.momo_user):
+        result["error"] = "not sent: the URL's host is not the API user's providerCallbackHost"
+        result["latency_ms"] = 0.0
+        return result
+    body, headers = request_of(delivery, config)
+    try:
+        async with asyncio.timeout(config["timeout_seconds"]):
+            request = client.build_request(delivery.method, delivery.url, content=body, headers=headers)
+            response = await client.send(request, stream=True, follow_redirects=False)
+            try:
+                read = 0
+                async for chunk in response.aiter_raw():
+                    read += len(chunk)
+                    if read >= callbacks.BODY_READ_LIMIT:
+                        break
+            finally:
+                await response.aclose()
+        result["status_code"] = response.status_code
+        if not response.is_success:
+            result["error"] = f"HTTP {response.status_code}"
+    except TimeoutError:
+        result["error"] = f"timeout after {config['timeout_seconds']:g} s"
+    except httpx.HTTPError as exc:
+        result["error"] = f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
+    except Exception as exc:  # a bad URL or anything else: an attempt that failed, not a crash
+        result["error"] = f"{type(exc).__name__}: {exc}"[:300]
+    result["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
+    return result
+
+
+class CallbackSender:
+    def __init__(self, *, worker_id: str, actor: str, concurrency: int = 200, interval: float = 10.0) -> None:
+        self.worker_id = worker_id
+        self.actor = actor
+        self.concurrency = concurrency
+        self.interval = interval
+        self.in_flight: set[asyncio.Task] = set()
+        self.finished: list[dict[str, Any]] = []
+        self.sent = 0
+
+    # --- one pass on the ORM thread: record what finished, claim what is due -------------
+
+    def handle_one(self, finished: list[dict[str, Any]], free: int) -> tuple[list[tuple[CallbackDelivery, dict]], float]:
+        """Returns the claimed deliveries (with the settings for each) and the seconds until
+        the next one falls due (at most `interval`)."""
+        if finished:
+            services.callback_record(results=finished, actor=self.actor)
+        claimed = []
+        if free > 0:
+            claimer = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"[-64:]
+            deliveries = services.callback_claim(claimer=claimer, limit=free)
+            configs: dict[Any, dict] = {}
+            for delivery in deliveries:
+                user_id = delivery.payment.momo_user_id
+                claimed.append((delivery, configs.setdefault(user_id, callbacks.effective(user_id))))
+        if len(claimed) >= free:
+            return claimed, self.interval  # no free slot: a finished send wakes the loop
+        return claimed, self.seconds_until_next()
+
+    def seconds_until_next(self) -> float:
+        now = timezone.now()
+        pending = CallbackDelivery.objects.filter(status=PENDING)
+        # A row in flight is due again only when its lease runs out.
+        waiting = pending.filter(claimed_until__isnull=True).aggregate(at=Min("next_attempt_at"))["at"]
+        lease = pending.filter(claimed_until__isnull=False).aggregate(at=Min("claimed_until"))["at"]
+        candidates = [self.interval]
+        for when in (waiting, lease):
+            if when:
+                candidates.append((when - now).total_seconds())
+        return max(0.0, min(candidates))
+
+    # --- the loop --------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=20)
+        async with httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False) as client:
+            try:
+                while not stop.is_set():
+                    wake.clear()
+                    started = time.monotonic()
+                    finished, self.finished = self.finished, []
+                    try:
+                        claimed, delay = await sync_to_async(self.handle_one)(
+                            finished, self.concurrency - len(self.in_flight)
+                        )
+                    except (OperationalError, InterfaceError) as exc:
+                        logger.warning("database unavailable (%s); callbacks retried in 1 s", exc)
+                        self.finished = finished + self.finished  # recorded on a later pass
+                        claimed, delay = [], 1.0
+                    for delivery, config in claimed:
+                        task = asyncio.ensure_future(self._send(client, delivery, config, wake))
+                        self.in_flight.add(task)
+                        task.add_done_callback(self.in_flight.discard)
+                    if delay > 0 and not stop.is_set():
+                        try:
+                            await asyncio.wait_for(wake.wait(), timeout=delay)
+                        except asyncio.TimeoutError:
+                            pass
+                    gap = MIN_PASS_GAP - (time.monotonic() - started)
+                    if gap > 0 and not stop.is_set():
+                        await asyncio.sleep(gap)
+            finally:
+                # Stopping: what is in flight is abandoned (its lease runs out and it is sent
+                # again); what finished is recorded.
+                for task in self.in_flight:
+                    task.cancel()
+                if self.finished:
+                    try:
+                        await sync_to_async(services.callback_record)(results=self.finished, actor=self.actor)
+                    except Exception as exc:
+                        logger.warning("could not record %d finished callbacks: %s", len(self.finished), exc)
+
+    async def _send(self, client: httpx.AsyncClient, delivery: CallbackDelivery, config: dict, wake: asyncio.Event) -> None:
+        result = await send_one(client, delivery, config)
+        self.sent += 1
+        self.finished.append(result)
+        wake.set()

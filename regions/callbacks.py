@@ -1,0 +1,26 @@
+"""The dashboard's callbacks panel: one row per delivery (`#callback-<id>`), the latest
+`CALLBACKS_SHOWN`, pushed in `callbacks.updated` messages (payments/events.py)."""
+
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from payments.models import CallbackDelivery
+from payments.selectors import CALLBACKS_SHOWN  # noqa: F401 (the panel's size, for its users)
+
+PARTIAL = "dashboard/dashboard.html#callback"
+
+
+def context(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """pending (not tried yet), failing (pending after a failed attempt), delivered, failed
+    (gave up: schedule spent or too old) or dropped (fault injection)."""
+    failing = snapshot["status"] == CallbackDelivery.Status.PENDING and snapshot["attempts"] > 0
+    return {"c": snapshot, "failing": failing, "label": "failing" if failing else snapshot["status"]}
+
+
+def render(snapshot: dict[str, Any], *, oob: bool = False) -> str:
+    return render_to_string(PARTIAL, {**context(snapshot), "oob": oob})
+
+
+def render_all(snapshots: list[dict[str, Any]]) -> str:
+    return "".join(render(s) for s in snapshots)

@@ -1,0 +1,53 @@
+"""Optional Standard Webhooks signatures, per API user: a receiver verifies them with the
+`standardwebhooks` library; a tampered body or header fails. Off by default (MoMo signs nothing)."""
+
+import asyncio
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from payments import callbacks, services
+from payments.callback_sender import send_one
+from payments.models import CallbackDelivery, Payment
+from tests.callback_support import api_user, momo_payment, receiver  # noqa: F401 (fixture)
+
+
+def send_callback_of(payment: Payment) -> None:
+    """What the worker does with the payment's outbox row: one real HTTP attempt."""
+    services.payment_force(payment=payment, outcome="successful", actor="operator:alice")
+    [delivery] = services.callback_claim(claimer="test", limit=10)
+    config = callbacks.effective(payment.momo_user_id)
+
+    async def send() -> dict:
+        async with httpx.AsyncClient() as client:
+            return await send_one(client, delivery, config)
+
+    result = asyncio.run(send())
+    services.callback_record(results=[result], actor="worker:test")
+
+
+def test_it_signs_callbacks_for_an_api_user_that_asked_and_the_signature_verifies(transactional_db, receiver):
+    user = api_user()
+    secret = services.callback_settings_update(actor="operator:alice", momo_user=user, signing=True)["signing_secret"]
+    assert secret.startswith("whsec_")
+    send_callback_of(momo_payment(user, receiver.url(), external_id="signed"))
+
+    [request] = receiver.got
+    webhook = Webhook(secret)
+    assert webhook.verify(request.raw, request.headers)["externalId"] == "signed"
+    assert request.headers["Webhook-Id"] and request.headers["Webhook-Timestamp"].isdigit()
+    tampered = request.raw.replace(b"SUCCESSFUL", b"FAILED")
+    with pytest.raises(WebhookVerificationError):
+        webhook.verify(tampered, request.headers)
+    with pytest.raises(WebhookVerificationError):
+        webhook.verify(request.raw, {**request.headers, "Webhook-Id": "msg_other"})
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "A" * 32).verify(request.raw, request.headers)  # someone else's secret
+    assert CallbackDelivery.objects.get().status == CallbackDelivery.Status.DELIVERED
+
+
+def test_it_signs_nothing_by_default(transactional_db, receiver):
+    send_callback_of(momo_payment(api_user(), receiver.url()))
+    [request] = receiver.got
+    assert not {h.lower() for h in request.headers} & {"webhook-id", "webhook-timestamp", "webhook-signature"}
