@@ -34,6 +34,10 @@ PENDING = CallbackDelivery.Status.PENDING
 # Between passes: finished sends are recorded together, not one database hop each (the ORM
 # thread is the settlement loop's too; at 100 callbacks/s a hop per send cost it ~0.4 s).
 MIN_PASS_GAP = 0.05
+# Sends in flight per worker; a worker claims no more than it can start at once, so no claim
+# waits for a slot while its lease runs. 200 at once made a loaded receiver (and this
+# machine) time out the first attempts of a burst; 50 reused connections did not.
+CONCURRENCY = 50
 USER_AGENT = "LiveSettle-MoMo-Callback/1"
 
 
@@ -89,7 +93,7 @@ async def send_one(client: httpx.AsyncClient, delivery: CallbackDelivery, config
 
 
 class CallbackSender:
-    def __init__(self, *, worker_id: str, actor: str, concurrency: int = 200, interval: float = 10.0) -> None:
+    def __init__(self, *, worker_id: str, actor: str, concurrency: int = CONCURRENCY, interval: float = 10.0) -> None:
         self.worker_id = worker_id
         self.actor = actor
         self.concurrency = concurrency
@@ -132,7 +136,7 @@ class CallbackSender:
     # --- the loop --------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=20)
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         async with httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False) as client:
             try:
                 while not stop.is_set():
