@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.momo_support import SUBSCRIPTION_KEY
-from tests.support import manage, wait_for
+from tests.support import free_port, manage, wait_for
 
 momo_openapi = pytest.importorskip("momo_openapi")
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def test_it_serves_the_momo_openapi_client_unmodified(start_demo, tmp_path):
     server = start_demo(1.0, "--success-rate", "1", MOMO_SUBSCRIPTION_KEY=SUBSCRIPTION_KEY)
-    printed = manage("momo_credentials", "--callback-host", "shop.example", env=server.env).stdout
+    printed = manage("momo_credentials", "--callback-host", "127.0.0.1", env=server.env).stdout
     values = dict(re.findall(r"^(subscription key|API user|API key)\b.*:\s+(\S+)$", printed, re.M))
 
     config = momo_openapi.MomoConfig(
@@ -36,7 +36,7 @@ def test_it_serves_the_momo_openapi_client_unmodified(start_demo, tmp_path):
     collection = momo_openapi.Collection(config)
 
     paid = collection.request_to_pay(15, "46733123499", "order-7", payer_message="Permit", payee_note="n-7",
-                                     callback_url="https://shop.example/momo")
+                                     callback_url=f"http://127.0.0.1:{free_port()}/momo")  # loopback only
     declined = collection.request_to_pay("30", "46733123451", "order-8")
     assert collection.get_transaction_status(paid)["status"] == "PENDING"
 
