@@ -65,15 +65,50 @@ def submitted(reference: str) -> bool:
     return Payment.objects.filter(reference=reference, upstream_submitted_at__isnull=False).exists()
 
 
-@pytest.mark.browser
-def test_with_every_callback_lost_the_page_still_flips_by_the_status_schedule(world, browser):
-    """B's callbacks cannot reach A (A's MOMO_CALLBACK_BASE points at a closed port):
-    A learns the result from its status checks, 2 s then 4 s apart, so the page flips at
-    most one backoff step (4 s) after B settles."""
-    from tests.support import free_port
+def callbacks_received(reference: str) -> int:
+    return PaymentLog.objects.filter(payment__reference=reference, details__callback="received").count()
 
+
+@pytest.mark.browser
+def test_the_page_flips_within_1_s_of_the_upstream_settling_for_a_success_and_two_failures(world, browser):
+    """B settles 3 s after the request to pay, between A's status checks at 2 s and 6 s:
+    only B's callback can get the page there within the second."""
     b = world.upstream(timeout=3)
-    a = world.client(b, callback_base=f"http://127.0.0.1:{free_port()}")
+    a = world.client(b)
+    context = browser.new_context()
+    cases = {"46733123499": ("Payment successful", ""),
+             "46733123451": ("Payment failed", "The payment was declined on the phone."),
+             "46733123455": ("Payment failed", "The mobile money account for this number was not found.")}
+    pages = {}
+    for phone in cases:  # three customers paying at once, each on a tab of their own
+        page = context.new_page()
+        watch_flip(page)
+        pages[phone] = (page, pay(page, a.base_url, phone=phone))
+        expect_live(page)
+        page.evaluate("window.__sameDocument = true")
+    for phone, (page, payment) in pages.items():
+        heading, words = cases[phone]
+        flipped = flipped_at(page, 15)
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
+        if words:
+            expect(page.get_by_text(words)).to_be_visible()
+        assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+        on_b = b.payment(payment.reference)
+        lateness = flipped - b.settled_at(payment.reference)
+        assert 0 < lateness < 1.0, (phone, lateness)
+        payment.refresh_from_db()
+        assert (payment.status, payment.reason) == (on_b["status"], on_b["reason"])
+        assert callbacks_received(payment.reference) >= 1  # B's callback, not the schedule, said when
+    context.close()
+
+
+@pytest.mark.browser
+def test_with_every_callback_dropped_the_page_still_flips_by_the_status_schedule(world, browser):
+    """B drops every callback (its fault injection): A learns the result from its status
+    checks, 2 s then 4 s apart, so the page flips at most one backoff step after B settles."""
+    b = world.upstream(timeout=3)
+    b.faults(drop_rate=1)
+    a = world.client(b)
     context = browser.new_context()
     page = context.new_page()
     watch_flip(page)
@@ -85,8 +120,25 @@ def test_with_every_callback_lost_the_page_still_flips_by_the_status_schedule(wo
     assert 0 < lateness <= backoff(1) + 1.0, lateness
     payment.refresh_from_db()
     assert payment.financial_transaction_id == b.payment(payment.reference)["financial_transaction_id"]
-    assert not PaymentLog.objects.filter(payment=payment, details__callback="received").exists()
+    assert callbacks_received(payment.reference) == 0
     context.close()
+
+
+def test_503s_on_the_first_requests_to_pay_make_one_payment_upstream_that_settles(world):
+    b = world.upstream(timeout=2)
+    b.faults(api_error_rate=1)  # every request to pay refused with 503 or 500
+    a = world.client(b)
+    reference = create_on(a, "46733123499")
+    errors = lambda: PaymentLog.objects.filter(payment__reference=reference, details__has_key="error")  # noqa: E731
+    wait_for(lambda: errors().count() >= 2, timeout=15, what="two refused requests to pay")
+    assert b.payments_with(reference) == 0
+    b.faults(api_error_rate=0)
+    wait_for(lambda: Payment.objects.get(reference=reference).status != "processing", timeout=20, what="the settlement")
+    assert b.payments_with(reference) == 1
+    payment = Payment.objects.get(reference=reference)
+    assert (payment.status, payment.financial_transaction_id) == ("successful", b.payment(reference)["financial_transaction_id"])
+    first = errors().first().details["error"]
+    assert "503 SERVICE_UNAVAILABLE" in first or "500 INTERNAL_PROCESSING_ERROR" in first
 
 
 def test_forged_and_duplicate_callbacks_settle_nothing_wrongly(world):

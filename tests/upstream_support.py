@@ -28,7 +28,7 @@ from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from tests.support import ServerProcess, child_env, free_port  # noqa: E402
+from tests.support import ServerProcess, child_env, free_port, manage  # noqa: E402
 
 B_SUBSCRIPTION_KEY = "b" * 32
 
@@ -77,6 +77,10 @@ class Upstream(ServerProcess):
         status, body = http_json("POST", f"{self.base_url}/v1_0/apiuser/{user}/apikey", None, key_header)
         assert status == 201, (status, body)
         return user, body["apiKey"]
+
+    def faults(self, **changes: Any) -> None:
+        """B's live callback and fault settings (issue 12), as its operator would change them."""
+        manage("callback_settings", *(f"{name}={value}" for name, value in changes.items()), env=self.env)
 
     def rows(self, sql: str, *args: Any) -> list[tuple]:
         with sqlite3.connect(self.db_path, timeout=30) as db:
