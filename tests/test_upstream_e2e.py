@@ -55,8 +55,9 @@ def flipped_at(page: Page, timeout_s: float) -> float:
     return page.wait_for_function("() => window.__finalAt", timeout=timeout_s * 1000).json_value() / 1000
 
 
-def create_on(a: Client, phone: str) -> str:
-    status, body = http_json("POST", f"{a.base_url}/api/payments/", {"amount": "25", "currency": "EUR", "phone_number": phone})
+def create_on(a: Client, phone: str, currency: str = "EUR") -> str:
+    body = {"amount": "25", "currency": currency, "phone_number": phone}
+    status, body = http_json("POST", f"{a.base_url}/api/payments/", body)
     assert status == 201, (status, body)
     return body["reference"]
 
@@ -207,3 +208,19 @@ def test_refused_credentials_are_one_line_at_start_and_provider_down_on_healthz(
              timeout=10, what="the refused attempt to be logged")
     assert Payment.objects.get(reference=reference).status == "processing"
     assert "Traceback" not in a.log.read_text()
+
+
+def test_a_refusal_fails_at_once_in_words_and_a_payment_pending_upstream_expires(world):
+    b = world.upstream(timeout=2)
+    a = world.client(b, PAYMENT_EXPIRY_SECONDS="6")
+    refused = create_on(a, "46733123499", currency="USD")  # B's sandbox takes EUR only
+    pending = create_on(a, "46733123454")  # B keeps it PENDING
+    wait_for(lambda: Payment.objects.get(reference=refused).status != "processing", timeout=10, what="the refusal")
+    payment = Payment.objects.get(reference=refused)
+    assert (payment.status, payment.reason) == ("failed", "INVALID_CURRENCY") and b.payments_with(refused) == 0
+    status, page = http_json("GET", f"{a.base_url}/pay/{refused}/")
+    assert status == 200 and "Payment failed" in page and "This currency is not supported for the account." in page
+    wait_for(lambda: Payment.objects.get(reference=pending).status != "processing", timeout=15, what="the expiry")
+    payment = Payment.objects.get(reference=pending)
+    assert (payment.status, payment.reason) == ("failed", "EXPIRED")
+    assert b.payment(pending)["status"] == "processing"
