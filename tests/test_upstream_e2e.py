@@ -142,39 +142,48 @@ def test_503s_on_the_first_requests_to_pay_make_one_payment_upstream_that_settle
     assert "503 SERVICE_UNAVAILABLE" in first or "500 INTERNAL_PROCESSING_ERROR" in first
 
 
+def callback_url_on_b(b: Upstream, reference: str) -> str:
+    """The X-Callback-Url A sent (B keeps it): what an eavesdropper on the callback would know."""
+    [(url,)] = b.rows("SELECT callback_url FROM payments_payment WHERE reference = ?", reference.replace("-", ""))
+    return url
+
+
 def test_forged_and_duplicate_callbacks_settle_nothing_wrongly(world):
     b = world.upstream(timeout=3)
     a = world.client(b)
     assert f"settled by the MoMo upstream at 127.0.0.1:{b.port} (ok)" in a.log.read_text()
-    reference = create_on(a, "46733123451")  # B: FAILED, APPROVAL_REJECTED
-    wait_for(lambda: submitted(reference), timeout=10, what="the request to pay")
-    [(callback_url,)] = b.rows("SELECT callback_url FROM payments_payment WHERE reference = ?", reference.replace("-", ""))
-    assert callback_url.startswith(f"{a.base_url}/provider/momo/callback/{reference}/")
-    forged_body = {"status": "SUCCESSFUL", "financialTransactionId": "1", "externalId": reference, "amount": "25"}
+    pending = create_on(a, "46733123454")  # B: PENDING until it expires
+    declined = create_on(a, "46733123451")  # B: FAILED, APPROVAL_REJECTED after 3 s
+    wait_for(lambda: submitted(pending) and submitted(declined), timeout=10, what="the requests to pay")
+    forged = {"status": "SUCCESSFUL", "financialTransactionId": "1", "amount": "25", "currency": "EUR"}
 
-    wrong_token = re.sub(r"/[0-9a-f]{64}/$", "/" + "0" * 64 + "/", callback_url)
-    assert http_json("POST", wrong_token, forged_body)[0] == 404
+    url = callback_url_on_b(b, pending)
+    assert url.startswith(f"{a.base_url}/provider/momo/callback/{pending}/")
+    for wrong in (re.sub(r"/[0-9a-f]{64}/$", "/" + "0" * 64 + "/", url), url.replace(pending, declined)):
+        assert http_json("POST", wrong, forged)[0] == 404
     # The right URL with a lying body: A asks B, B says PENDING, nothing settles.
-    assert http_json("POST", callback_url, forged_body)[0] == 200
-    wait_for(lambda: PaymentLog.objects.filter(payment__reference=reference, details__callback="received").exists(),
-             timeout=5, what="the callback to be recorded")
-    payment = Payment.objects.get(reference=reference)
-    wait_for(lambda: Payment.objects.get(pk=payment.pk).next_check_at > payment.next_check_at or
-             Payment.objects.get(pk=payment.pk).status != "processing", timeout=5, what="A's status check")
-    assert Payment.objects.get(pk=payment.pk).status == "processing"
+    checks = Payment.objects.get(reference=pending).upstream_attempts
+    assert http_json("POST", url, forged)[0] == 200
+    wait_for(lambda: Payment.objects.get(reference=pending).upstream_attempts > checks, timeout=5, what="A's status check")
+    assert Payment.objects.get(reference=pending).status == "processing"
+    assert callbacks_received(pending) == 1
 
-    wait_for(lambda: Payment.objects.get(pk=payment.pk).status != "processing", timeout=15, what="the settlement")
-    payment.refresh_from_db()
-    assert (payment.status, payment.reason) == ("failed", "APPROVAL_REJECTED")
+    # B has FAILED it; a callback claiming SUCCESSFUL cannot make it so.
+    wait_for(lambda: b.payment(declined)["status"] == "failed", timeout=10, what="B to decline")
+    assert http_json("POST", callback_url_on_b(b, declined), forged)[0] == 200
+    wait_for(lambda: Payment.objects.get(reference=declined).status != "processing", timeout=10, what="A to settle")
+    payment = Payment.objects.get(reference=declined)
+    assert (payment.status, payment.reason, payment.financial_transaction_id) == ("failed", "APPROVAL_REJECTED", "")
     for _ in range(3):  # duplicates and late copies, lying or not
-        assert http_json("PUT", callback_url, forged_body)[0] == 200
-    payment_after = Payment.objects.get(pk=payment.pk)
-    assert (payment_after.status, payment_after.version) == ("failed", payment.version)
+        assert http_json("PUT", callback_url_on_b(b, declined), forged)[0] == 200
+    after = Payment.objects.get(pk=payment.pk)
+    assert (after.status, after.version) == ("failed", payment.version)
     assert PaymentLog.objects.filter(payment=payment, event="settled").count() == 1
+    assert Payment.objects.get(reference=pending).status == "processing"
 
 
 def test_payments_pending_upstream_while_a_is_killed_settle_from_the_schedule_after_restart(world):
-    b = world.upstream(timeout=4)
+    b = world.upstream(timeout=5)  # A checks at 2 s and 6 s: killed well before it could settle any
     a = world.client(b)
     phones = ["46733123499", "46733123451", "46733123452", "46733123499", "46733123455"]
     references = [create_on(a, phone) for phone in phones]
