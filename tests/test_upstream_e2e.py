@@ -100,6 +100,7 @@ def test_the_page_flips_within_1_s_of_the_upstream_settling_for_a_success_and_tw
         payment.refresh_from_db()
         assert (payment.status, payment.reason) == (on_b["status"], on_b["reason"])
         assert callbacks_received(payment.reference) >= 1  # B's callback, not the schedule, said when
+        print(f"\n{phone}: A's page flipped {lateness * 1000:.0f} ms after B settled")
     context.close()
 
 
@@ -118,6 +119,7 @@ def test_with_every_callback_dropped_the_page_still_flips_by_the_status_schedule
     flipped = flipped_at(page, 15)
     expect(page.get_by_role("heading", name="Payment successful")).to_be_visible()
     lateness = flipped - b.settled_at(payment.reference)
+    print(f"\ncallbacks dropped: A's page flipped {lateness * 1000:.0f} ms after B settled")
     assert 0 < lateness <= backoff(1) + 1.0, lateness
     payment.refresh_from_db()
     assert payment.financial_transaction_id == b.payment(payment.reference)["financial_transaction_id"]
