@@ -43,7 +43,7 @@ DEFINITE_500_CODES = frozenset(
 )
 _CODE = re.compile(r"[A-Z][A-Z0-9_]{0,47}")
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
-FAILED_FOR_HEALTH_SECONDS = 2.0  # a refused token is not asked for again sooner than this
+FAILED_FOR_HEALTH_SECONDS = 10.0  # health reports a failed token fetch this long without asking again
 
 
 class UpstreamUnavailable(Exception):
