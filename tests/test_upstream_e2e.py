@@ -81,6 +81,8 @@ def test_the_page_flips_within_1_s_of_the_upstream_settling_for_a_success_and_tw
              "46733123451": ("Payment failed", "The payment was declined on the phone."),
              "46733123455": ("Payment failed", "The mobile money account for this number was not found.")}
     pages = {}
+    polls: list[str] = []
+    context.on("request", lambda request: polls.append(request.url) if "/status/" in request.url else None)
     for phone in cases:  # three customers paying at once, each on a tab of their own
         page = context.new_page()
         watch_flip(page)
@@ -101,6 +103,7 @@ def test_the_page_flips_within_1_s_of_the_upstream_settling_for_a_success_and_tw
         assert (payment.status, payment.reason) == (on_b["status"], on_b["reason"])
         assert callbacks_received(payment.reference) >= 1  # B's callback, not the schedule, said when
         print(f"\n{phone}: A's page flipped {lateness * 1000:.0f} ms after B settled")
+    assert polls == [], "a page polled: the result should have been pushed"
     context.close()
 
 
