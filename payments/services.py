@@ -435,11 +435,14 @@ def payment_settle_upstream(
 
 def payment_check_now(*, reference: Any, actor: str) -> bool:
     """The upstream called back: check its status now (the body is never trusted, so the
-    check decides). False when there is nothing to check (final, or not an upstream payment)."""
+    check decides). False when there is nothing to check (final, or not an upstream payment).
+
+    The backoff starts again from its first step: MoMo has been seen to call back while its
+    status still says PENDING, and the final status is then seconds away, not a minute."""
     with transaction.atomic():
         rows = Payment.objects.filter(reference=reference, status=PROCESSING, provider=MOMO)
         payment_id = rows.values_list("pk", flat=True).first()
-        if payment_id is None or not rows.update(next_check_at=timezone.now()):
+        if payment_id is None or not rows.update(next_check_at=timezone.now(), upstream_attempts=0):
             return False
         PaymentLog.objects.create(
             payment_id=payment_id, event=PaymentLog.Event.UPSTREAM, actor=actor, details={"callback": "received"}

@@ -283,3 +283,17 @@ def test_the_callback_url_is_under_the_callback_base(upstream):
     payment = make_payment()
     assert callback_url(payment.reference).startswith("https://shop.example.com/base/provider/momo/callback/")
     assert callback_token(payment.reference) != callback_token(make_payment().reference)
+
+
+def test_a_callback_while_the_status_still_says_pending_restarts_the_backoff(upstream):
+    """MoMo has been seen to call back before its status call says final."""
+    upstream.expect_request(RTP, method="POST").respond_with_data("", 202)
+    payment = make_payment()
+    worker().handle_one()
+    upstream.expect_request(f"{RTP}/{payment.reference}", method="GET").respond_with_json(status_json("PENDING"))
+    Payment.objects.filter(pk=payment.pk).update(upstream_attempts=5)  # checked a while: next step 60 s
+    services.payment_check_now(reference=payment.reference, actor="momo:callback")
+    before = timezone.now()
+    worker().handle_one()
+    payment.refresh_from_db()
+    assert before + timedelta(seconds=2) <= payment.next_check_at <= timezone.now() + timedelta(seconds=2)
