@@ -20,8 +20,8 @@ from regions import checkout_status
 
 class CheckoutForm(forms.Form):
     item = forms.CharField(max_length=80, initial="Gorilla trekking permit")
-    date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    guests = forms.IntegerField(min_value=1, max_value=50, initial=2)
+    date = validation.AsciiDateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    guests = validation.AsciiIntegerField(min_value=1, max_value=50, initial=2)
     amount = forms.CharField(max_length=20, initial="100.00")
     currency = forms.ChoiceField(choices=[])
     phone_number = forms.CharField(max_length=20, initial="46733123499", label="Phone number")
@@ -29,6 +29,9 @@ class CheckoutForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["currency"].choices = [(c, c) for c in settings.PAYMENT_CURRENCIES]
+
+    def clean_item(self) -> str:
+        return validation.clean_text(self.cleaned_data["item"], label="Item", max_length=80, required=True)
 
     def clean_amount(self) -> Decimal:
         return validation.clean_amount(self.cleaned_data["amount"])

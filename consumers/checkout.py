@@ -7,7 +7,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
 from consumers import rendering, resync
-from consumers.common import RenderFromMessage, wants_json
+from consumers.common import RenderFromMessage, is_staff, refuse_frame, wants_json
 from payments.events import PAGES_GROUP, payment_group
 from regions import checkout_status, phone_prompt
 
@@ -20,6 +20,8 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         reference = str(self.scope["url_route"]["kwargs"]["reference"])
         self.as_json = wants_json(self.scope)
         self.reference = reference
+        # Anyone with the reference may listen; only staff read the full phone number.
+        self.public = not is_staff(self.scope)
         # Join first, then read: a change committed in between arrives as a message
         # and is dropped by version if the snapshot already holds it.
         self.group = payment_group(reference)
@@ -40,7 +42,7 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(PAGES_GROUP, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        pass  # the page only listens; anything it sends is ignored
+        await refuse_frame(self, text_data, bytes_data)
 
     async def payment_updated(self, event: dict[str, Any]) -> None:
         await self.push(event["payment"])
@@ -66,6 +68,6 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         self.version = snapshot["version"]
         resync.expect(self, snapshot)
         if self.as_json:
-            await self.send(text_data=rendering.payment_json(snapshot))
+            await self.send(text_data=rendering.payment_json(snapshot, public=self.public))
         else:
             await self.send(text_data=rendering.fragment(checkout_status.PARTIAL, snapshot, checkout_status.context))

@@ -25,9 +25,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from consumers import rendering, resync
-from consumers.common import RenderFromMessage, is_staff, query, wants_json
-from payments.events import DASHBOARD_GROUP
+from consumers import access, rendering, resync
+from consumers.common import RenderFromMessage, is_staff, query, refuse_frame, wants_json
+from payments.events import DASHBOARD_GROUP, user_group
 from payments.filters import Filter
 from regions import callbacks as callbacks_panel, counters, payment_row, settings_panel
 
@@ -153,6 +153,9 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused with 403
             return
         self.as_json = wants_json(self.scope)
+        self.user_pk = self.scope["user"].pk
+        session = self.scope.get("session")
+        self.session_key = session.session_key if session is not None else None
         self.filter = Filter.from_params(query(self.scope))
         # The rows on the client's page, newest last: reference -> (version shown, created).
         self.rows: OrderedDict[str, tuple[int, datetime]] = OrderedDict()
@@ -167,8 +170,12 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         # Join first, then read: a change committed in between arrives as a message and is
         # dropped by version if the snapshot already holds it.
         await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
+        await self.channel_layer.group_add(user_group(self.user_pk), self.channel_name)
         self.joined = True
-        snapshot = await database_sync_to_async(payment_row.read)(self.filter, stats=stats_hub().fresh())
+        self.access_task = asyncio.ensure_future(self._recheck_access())
+        snapshot = await database_sync_to_async(payment_row.read)(
+            self.filter, stats=stats_hub().fresh(), details=self.as_json
+        )
         await self.accept()
         await self.send_snapshot(snapshot)
         stats_hub().join(self)
@@ -177,12 +184,46 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         resync.unwatch(self)
         if self.joined:
+            self.access_task.cancel()
             self._drop_pending_rows()
             stats_hub().leave(self)
             await self.channel_layer.group_discard(DASHBOARD_GROUP, self.channel_name)
+            await self.channel_layer.group_discard(user_group(self.user_pk), self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        pass  # actions are htmx POSTs (CSRF-checked views), never socket messages
+        # Actions are htmx POSTs (CSRF-checked views), never socket messages.
+        await refuse_frame(self, text_data, bytes_data)
+
+    async def user_revoked(self, event: dict[str, Any]) -> None:
+        """Its user logged out (this session or another) or lost staff, in some process."""
+        if event.get("session") and event["session"] == access.session_tag(self.session_key):
+            await self._revoke()
+        else:
+            await self._check_access()
+
+    async def _recheck_access(self) -> None:
+        """The backstop for a lost revocation message, an expired session, a password change."""
+        while not self.revoked:
+            await asyncio.sleep(access.RECHECK_EVERY)
+            await self._check_access()
+
+    async def _check_access(self) -> None:
+        try:
+            allowed = await database_sync_to_async(access.still_staff)(self.user_pk, self.session_key)
+        except Exception as exc:  # the database is down: keep the socket until it answers
+            logger.info("dashboard access re-check failed (%s)", type(exc).__name__)
+            return
+        if not allowed:
+            await self._revoke()
+
+    async def _revoke(self) -> None:
+        if self.revoked:
+            return
+        # From here dispatch() drops every message: not one more payment goes to this socket.
+        self.revoked = True
+        self._drop_pending_rows()
+        stats_hub().leave(self)
+        await self.close(code=access.CLOSE_REVOKED)
 
     async def send_snapshot(self, snapshot: dict[str, Any]) -> None:
         payments = snapshot["payments"]
@@ -306,7 +347,8 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
     async def layer_resync(self, event: dict[str, Any]) -> None:
         """The channel layer may have lost pushes (consumers/resync.py): rejoin, resend the page."""
         await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
-        snapshot = await database_sync_to_async(payment_row.read)(self.filter)
+        await self.channel_layer.group_add(user_group(self.user_pk), self.channel_name)
+        snapshot = await database_sync_to_async(payment_row.read)(self.filter, details=self.as_json)
         # Read after every message this consumer has handled, so nothing on it is older.
         self.rows.clear()
         self.cutoff = None

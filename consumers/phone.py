@@ -12,7 +12,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
 from consumers import rendering
-from consumers.common import RenderFromMessage
+from consumers.common import RenderFromMessage, refuse_frame
 from payments.events import PAGES_GROUP, payment_group
 from regions import phone_prompt
 
@@ -40,7 +40,7 @@ class PhoneConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        pass  # approvals are CSRF-checked POSTs, never socket messages
+        await refuse_frame(self, text_data, bytes_data)  # approvals are CSRF-checked POSTs
 
     async def payment_updated(self, event: dict[str, Any]) -> None:
         await self.push(event["payment"])

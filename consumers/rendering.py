@@ -2,30 +2,63 @@
 
 Keys are (what, reference, version): a version is immutable, so a cached fragment for it
 is always right. Every consumer in the process shares the cache.
+
+The cache is bounded by memory, not by count: at most `CACHE_BYTES` of text (the size of
+the str objects), least recently used out first; a single fragment larger than
+`ENTRY_MAX_BYTES` is rendered and sent but never cached, so one big payment cannot evict
+everything else.
 """
 
 import json
+import sys
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from django.template.loader import render_to_string
 
+from payments.selectors import public_snapshot
+
+CACHE_BYTES = 16 * 1024 * 1024
+ENTRY_MAX_BYTES = CACHE_BYTES // 16
+
 _cache: OrderedDict[tuple[str, str, int], str] = OrderedDict()
-CACHE_SIZE = 4096
+_size = 0
+
+
+def clear() -> None:
+    global _size
+    _cache.clear()
+    _size = 0
+
+
+def cached_bytes() -> int:
+    return _size
 
 
 def _remember(key: tuple[str, str, int], make: Callable[[], str]) -> str:
+    global _size
     text = _cache.get(key)
-    if text is None:
-        text = make()
-        _cache[key] = text
-        if len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+    if text is not None:
+        _cache.move_to_end(key)
+        return text
+    text = make()
+    size = sys.getsizeof(text)
+    if size > ENTRY_MAX_BYTES:
+        return text
+    _cache[key] = text
+    _size += size
+    while _size > CACHE_BYTES:
+        _, evicted = _cache.popitem(last=False)
+        _size -= sys.getsizeof(evicted)
     return text
 
 
-def payment_json(snapshot: dict[str, Any]) -> str:
+def payment_json(snapshot: dict[str, Any], *, public: bool = False) -> str:
+    """`public`: for a reader who is not staff, the phone number masked (selectors.public_snapshot)."""
+    if public:
+        key = ("json-public", snapshot["reference"], snapshot["version"])
+        return _remember(key, lambda: json.dumps({"type": "payment", "payment": public_snapshot(snapshot)}))
     key = ("json", snapshot["reference"], snapshot["version"])
     return _remember(key, lambda: json.dumps({"type": "payment", "payment": snapshot}))
 

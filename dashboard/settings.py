@@ -322,6 +322,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "LiveSettle API",
     "DESCRIPTION": "Mobile-money payment settlement simulator (MTN MoMo vocabulary).",
     "VERSION": "1.0.0",
+    # 3.1: JSON Schema proper, so booking_details' rule (propertyNames, null) is in the schema.
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

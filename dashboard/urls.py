@@ -35,6 +35,8 @@ urlpatterns = [
     path("api/payments/<uuid:reference>/complete/", api.payment_complete, name="api-payment-complete"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # Anything else under /api/ (a reference that is not a UUID, say) is a JSON 404, not a page.
+    re_path(r"^api/", api.not_found),
     path("healthz", health.healthz, name="healthz"),
     path(
         "provider/momo/callback/<uuid:reference>/<str:token>/",

@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from payments import outcomes, providers, services
+from payments import outcomes, providers, services, validation
 from payments.filters import Filter
 from payments.models import CallbackDelivery, Payment, PaymentLog
 from payments.models import MomoApiUser
@@ -167,6 +167,8 @@ def payment_detail(request: HttpRequest, reference) -> HttpResponse:
         "row_html": mark_safe(payment_row.render(snapshot)),
         "ws_url": "/ws/dashboard/?" + Filter(q=str(payment.reference)).query_string(),
         "payment": payment,
+        # Pairs, not the dict: a key such as "items" must not shadow dict.items in a template.
+        "booking": validation.booking_rows(snapshot["booking_details"]),
         "logs": PaymentLog.objects.filter(payment=payment).order_by("created_at", "id"),
         "reasons": REASONS,
         "default_reason": services.DEFAULT_FAIL_REASON,

@@ -43,13 +43,15 @@ class PaymentAdmin(ReadOnlyAdmin):
     readonly_fields = [
         "reference", "amount", "currency", "phone_number", "party_id_type", "external_id", "booking",
         "status", "reason", "financial_transaction_id", "settle_at", "settled_at",
-        "created_at", "updated_at", "version", "momo_user", "payer_message", "payee_note", "callback_url",
+        "created_at", "updated_at", "version", "momo_user", "payer_message", "payee_note", "callback_url", "owner",
     ]
     exclude = ["booking_details"]
 
     @admin.display(description="Booking details")
     def booking(self, obj: Payment) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.booking_details, indent=2, ensure_ascii=False))
+        text = json.dumps(obj.booking_details, indent=2, ensure_ascii=False)
+        # As stored, even a lone surrogate from before the input rules: escaped, not a 500.
+        return format_html("<pre>{}</pre>", text.encode("utf-8", "backslashreplace").decode())
 
 
 @admin.register(PaymentLog)

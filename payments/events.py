@@ -13,6 +13,8 @@ Messages on the channel layer (all carry snapshots, so consumers never query per
   deliveries are created or attempted (payments/callbacks.py)
 - to `settlement-workers`: {"type": "worker.wake"} when a payment is created, the
   settings change or callbacks fall due, so a sleeping worker recomputes its next due time.
+- to `user-<id>`: {"type": "user.revoked", "session": tag} when that user logs out or
+  loses staff or active: its staff sockets close (consumers/access.py).
 
 The channel layer delivers at most once; every page resyncs from the database on
 (re)connect, so a lost message delays a page, it never leaves it wrong.
@@ -66,6 +68,16 @@ def callbacks_changed(snapshots: list[dict[str, Any]], *, wake: bool = False) ->
 def workers_wake() -> list[Event]:
     """Something is due now (an upstream callback asked for a status check)."""
     return [(WORKER_GROUP, WAKE)]
+
+
+def user_group(user_pk: Any) -> str:
+    """Every staff socket of one user, on any server process; from the server-side id only."""
+    return f"user-{int(user_pk)}"
+
+
+def user_revoked(user_pk: Any, *, session: str = "") -> list[Event]:
+    """`session`: the tag of the one session that ended (a logout); empty: re-check them all."""
+    return [(user_group(user_pk), {"type": "user.revoked", "session": session})]
 
 
 def demo_reset() -> list[Event]:

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
 
+from payments import validation
 from payments.models import Payment
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class Filter:
         status = str(params.get("status", "") or "")
         if status not in Payment.Status.values:
             status = ""
-        q = str(params.get("q", "") or "").strip().lower()[:64]
+        # A NUL would make PostgreSQL refuse the query; control/bidi characters match nothing.
+        q = validation.shown_text(str(params.get("q", "") or "")).replace("\ufffd", "").strip().lower()[:64]
         return cls(status=status, q=q)
 
     @property

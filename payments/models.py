@@ -1,6 +1,7 @@
 import secrets
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 
@@ -85,6 +86,10 @@ class Payment(models.Model):
     payer_message = models.CharField(max_length=160, blank=True, default="")
     payee_note = models.CharField(max_length=160, blank=True, default="")
     callback_url = models.CharField(max_length=2048, blank=True, default="")
+    # The signed-in API caller that created it: it reads the full phone number, like staff.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -165,13 +170,21 @@ class SimulatorSettings(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """The first response to an `Idempotency-Key`, replayed verbatim for the same body."""
+    """The first response to an `Idempotency-Key`, replayed verbatim for the same body.
 
-    key = models.CharField(max_length=255, unique=True)
+    Keys are scoped to the caller (`api.caller_scope`): `user:<id>` for a signed-in caller,
+    `client:<address>` for an anonymous one. Another caller's same key is another key.
+    """
+
+    scope = models.CharField(max_length=80, default="")
+    key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE)
     response = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_per_caller")]
 
     def __str__(self) -> str:
         return self.key

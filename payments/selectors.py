@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
+from payments import validation
 from payments.filters import Filter
 from payments.models import CallbackDelivery, MomoApiUser, Payment, PaymentLog, SimulatorSettings, WorkerHeartbeat
 
@@ -18,16 +19,22 @@ def _iso(value) -> str | None:
 
 
 def payment_snapshot(payment: Payment) -> dict[str, Any]:
-    """The contract's payment JSON, used by the API, the pages and every push."""
-    return {
+    """The contract's payment JSON, used by the API, the pages and every push.
+
+    A payment read with `booking_details` deferred (the dashboard's rows never show them)
+    gives a snapshot without that key rather than a query per row. Stored booking details
+    that break today's rule (rows written before it) show as {}: no stored value can break
+    a render or a push.
+    """
+    snapshot = {
         "reference": str(payment.reference),
         "status": payment.status,
         "reason": payment.reason,
         "amount": f"{payment.amount:.2f}",
         "currency": payment.currency,
         "phone_number": payment.phone_number,
-        "external_id": payment.external_id,
-        "booking_details": payment.booking_details,
+        "external_id": validation.shown_text(payment.external_id),
+        "booking_details": None,
         "financial_transaction_id": payment.financial_transaction_id,
         "created_at": _iso(payment.created_at),
         "settle_at": _iso(payment.settle_at),
@@ -35,6 +42,21 @@ def payment_snapshot(payment: Payment) -> dict[str, Any]:
         "version": payment.version,
         "checkout_url": f"{settings.PUBLIC_URL}/pay/{payment.reference}/",
     }
+    if "booking_details" in payment.get_deferred_fields():
+        del snapshot["booking_details"]
+    else:
+        snapshot["booking_details"] = validation.shown_booking_details(payment.booking_details)
+    return snapshot
+
+
+def mask_phone(phone: str) -> str:
+    """What anyone with only a payment's reference sees of its phone number: 467•••••499."""
+    return phone[:3] + "•" * max(0, len(phone) - 6) + phone[-3:]
+
+
+def public_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The payment JSON for a reader who is neither staff nor the payment's owner."""
+    return {**snapshot, "phone_number": mask_phone(snapshot["phone_number"])}
 
 
 def callback_snapshot(delivery: CallbackDelivery) -> dict[str, Any]:
@@ -184,12 +206,18 @@ def dashboard_stats() -> dict[str, Any]:
     }
 
 
-def dashboard_snapshot(view: Filter, *, rows: int, stats: dict[str, Any] | None = None) -> dict[str, Any]:
+def dashboard_snapshot(
+    view: Filter, *, rows: int, stats: dict[str, Any] | None = None, details: bool = True
+) -> dict[str, Any]:
     """Everything a dashboard shows, read once: the page and every socket (re)connect use it.
 
     `stats`: counters read moments ago by the consumers' hub, reused rather than re-read.
+    `details=False`: the HTML rows never show booking details, so they are not read.
     """
-    payments = [payment_snapshot(p) for p in view.apply(Payment.objects.all())[:rows]]
+    payments = view.apply(Payment.objects.all())
+    if not details:
+        payments = payments.defer("booking_details")
+    payments = [payment_snapshot(p) for p in payments[:rows]]
     return {
         "payments": payments,
         "stats": stats if stats is not None else dashboard_stats(),

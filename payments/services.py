@@ -155,6 +155,7 @@ def payment_create(
     payee_note: str = "",
     callback_url: str = "",
     scripted: bool = False,
+    owner: Any = None,
 ) -> Payment:
     """Create a processing payment. A given `reference` that exists raises IntegrityError
     (the unique constraint decides, so concurrent reuses of one reference create one)."""
@@ -178,6 +179,7 @@ def payment_create(
             party_id_type=party_id_type,
             external_id=external_id,
             booking_details=booking_details or {},
+            owner=owner,
             provider=provider,
             **schedule,
             momo_user=momo_user,
@@ -202,19 +204,21 @@ def request_fingerprint(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def payment_create_idempotent(*, key: str, fingerprint: str, render: Any, **fields: Any) -> dict[str, Any]:
-    """Create once per key; returns the first response (`render` builds it from the payment)."""
+def payment_create_idempotent(
+    *, scope: str, key: str, fingerprint: str, render: Any, **fields: Any
+) -> dict[str, Any]:
+    """Create once per (caller scope, key); returns the first response (`render` builds it)."""
     try:
         with transaction.atomic():
             payment = payment_create(**fields)
             response = render(payment)
             IdempotencyKey.objects.create(
-                key=key, request_hash=fingerprint, payment=payment, response=response
+                scope=scope, key=key, request_hash=fingerprint, payment=payment, response=response
             )
         return response
     except IntegrityError:
         # A concurrent request with the same key committed first; our payment rolled back.
-        record = IdempotencyKey.objects.filter(key=key).first()
+        record = IdempotencyKey.objects.filter(scope=scope, key=key).first()
         if record is None:
             raise
     if record.request_hash != fingerprint:

@@ -2,16 +2,12 @@
 
 from typing import Any
 
-from payments import outcomes
-from payments.selectors import payment_snapshot_by_reference
+from payments import outcomes, validation
+from payments.selectors import mask_phone, payment_snapshot_by_reference
 
 PARTIAL = "payments/pay.html#status"
 
 read = payment_snapshot_by_reference  # the payment's snapshot, or None
-
-
-def mask_phone(phone: str) -> str:
-    return phone[:3] + "•" * max(0, len(phone) - 6) + phone[-3:]
 
 
 def context(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -19,5 +15,7 @@ def context(snapshot: dict[str, Any]) -> dict[str, Any]:
     return {
         "p": snapshot,
         "masked_phone": mask_phone(snapshot["phone_number"]),
+        # Pairs, not the dict: a key such as "items" must not shadow dict.items in a template.
+        "booking": validation.booking_rows(snapshot.get("booking_details") or {}),
         "reason_text": outcomes.reason_text(snapshot["reason"]),
     }

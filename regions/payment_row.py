@@ -13,9 +13,12 @@ PARTIAL = "dashboard/dashboard.html#row"
 ROWS = 50  # rows on the page; older ones drop off the bottom as new ones arrive
 
 
-def read(view: Filter, stats: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The page's rows with its counters and settings, read at once (`dashboard_snapshot`)."""
-    return dashboard_snapshot(view, rows=ROWS, stats=stats)
+def read(view: Filter, stats: dict[str, Any] | None = None, *, details: bool = False) -> dict[str, Any]:
+    """The page's rows with its counters and settings, read at once (`dashboard_snapshot`).
+
+    `details`: the booking details too (the JSON socket's payment JSON carries them; a row
+    never shows them, so the page does not read them)."""
+    return dashboard_snapshot(view, rows=ROWS, stats=stats, details=details)
 
 
 def context(snapshot: dict[str, Any]) -> dict[str, Any]:

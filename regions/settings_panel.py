@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from payments import services
+from payments import services, validation
 from payments.selectors import settings_snapshot, simulator_settings
 
 PARTIAL = "dashboard/dashboard.html#settings"
@@ -13,13 +13,13 @@ PARTIAL = "dashboard/dashboard.html#settings"
 class SettingsForm(forms.Form):
     """Parses the numbers; their ranges are the service's (`settings_update` says what is wrong)."""
 
-    timeout_seconds = forms.FloatField(
+    timeout_seconds = validation.AsciiFloatField(
         label="Timeout (s)", error_messages={"invalid": "Timeout must be a number of seconds."}
     )
-    success_rate = forms.FloatField(
+    success_rate = validation.AsciiFloatField(
         label="Success rate (0–1)", error_messages={"invalid": "Success rate must be a number between 0 and 1."}
     )
-    expiry_seconds = forms.IntegerField(
+    expiry_seconds = validation.AsciiIntegerField(
         label="Expiry (s)", error_messages={"invalid": "Expiry must be a whole number of seconds."}
     )
 

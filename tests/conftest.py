@@ -10,7 +10,7 @@ from consumers import rendering
 def _fresh_caches():
     # References and versions repeat across tests that reuse a flushed database, and the
     # API's throttle counts anonymous creates in the cache.
-    rendering._cache.clear()
+    rendering.clear()
     cache.clear()
 
 

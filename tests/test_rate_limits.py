@@ -5,6 +5,7 @@ shipped nginx + `--proxy-headers` too), the checkout form had no limit, signed-i
 customers had none, and each process counted alone.
 """
 
+import json
 import urllib.parse
 import uuid
 
@@ -125,8 +126,8 @@ def test_it_counts_spoofed_creates_once_across_two_daphnes_sharing_redis(transac
             if i % 3 == 2:
                 answers.append(browser.submit(server.base_url + "/", FORM, headers)[0])
             else:
-                body = urllib.parse.urlencode(VALID).encode()
-                answers.append(browser.send(server.base_url + "/api/payments/", body, headers)[0])
+                body = json.dumps(VALID).encode()  # the API takes JSON only
+                answers.append(browser.send(server.base_url + "/api/payments/", body, {**headers, "Content-Type": "application/json"})[0])
         assert answers == [201, 201, 302, 201, 429, 429]
         assert Payment.objects.count() == 4
     finally:

@@ -50,8 +50,16 @@ def json_body(request: HttpRequest, *, required: bool) -> Any:
         return None
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise bad_request("INVALID_BODY", "The body is not valid JSON.") from None
+
+
+def safe_text(value: str, name: str) -> str:
+    """The shared text rule (no surrogates, NUL, control or bidi characters), MoMo-shaped."""
+    problem = validation.text_problem(value)
+    if problem:
+        raise bad_request("INVALID_BODY", f"{name} {problem}.")
+    return value
 
 
 def target_environment(request: HttpRequest, user: MomoApiUser) -> str:
@@ -69,7 +77,7 @@ def callback_url(value: str | None, user: MomoApiUser) -> str:
     """`X-Callback-Url`: optional; its host must be the API user's providerCallbackHost."""
     if value is None or not value.strip():
         return ""
-    url = value.strip()
+    url = safe_text(value, "X-Callback-Url").strip()
     wrong_host = bad_request(
         "INVALID_CALLBACK_URL_HOST",
         f"X-Callback-Url must be an http(s) URL on the API user's providerCallbackHost ({user.provider_callback_host}).",
@@ -90,7 +98,7 @@ def callback_host(value: Any) -> str:
     """providerCallbackHost: a host name; a full URL is tolerated and reduced to its host."""
     if not isinstance(value, str) or not value.strip():
         raise bad_request("INVALID_CALLBACK_HOST", "providerCallbackHost is required: the host your callbacks go to.")
-    host = value.strip()
+    host = safe_text(value, "providerCallbackHost").strip()
     if "://" in host:
         try:
             host = urlsplit(host).hostname or ""
@@ -107,7 +115,7 @@ def _text(body: dict[str, Any], name: str, limit: int) -> str:
         return ""
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise bad_request("INVALID_BODY", f"{name} must be a string.")
-    value = str(value).strip()
+    value = safe_text(str(value), name).strip()
     if len(value) > limit:
         raise bad_request("INVALID_BODY", f"{name} must be at most {limit} characters.")
     if "\x00" in value:  # PostgreSQL refuses NUL in text: a 400 here, not a 500 there
@@ -137,6 +145,9 @@ def _payer(value: Any) -> tuple[str, str]:
     if not isinstance(party, str) or not party.strip():
         raise bad_request("INVALID_PAYER", "payer.partyId is required.")
     party = party.strip()
+    problem = validation.text_problem(party)
+    if problem:
+        raise bad_request("INVALID_PAYER", f"payer.partyId {problem}.")
     try:
         if kind == Payment.PartyIdType.MSISDN:
             return kind, validation.clean_phone(party)
@@ -178,6 +189,7 @@ def notification_message(request: HttpRequest) -> str:
         message = body["notificationMessage"].strip()
     if not message:
         raise bad_request("INVALID_BODY", "Send notificationMessage as a header or in the body.")
+    safe_text(message, "notificationMessage")
     if len(message) > MAX_MESSAGE:
         raise bad_request("INVALID_BODY", f"notificationMessage must be at most {MAX_MESSAGE} characters.")
     if "\x00" in message:

@@ -17,6 +17,9 @@
   // htmx's ws extension reconnects by itself only after these close codes.
   var SELF_RETRIED = [1006, 1011, 1012, 1013];
   var RECONNECT_CAP_MS = 8000;
+  // The server closes a staff socket with this code when its user logged out or lost staff
+  // (consumers/access.py): reconnecting cannot help, signing in again can.
+  var CLOSE_REVOKED = 4401;
   var FALLBACK_AFTER_MS = 10000;
   var POLL_EVERY = "3s";
 
@@ -170,6 +173,11 @@
     if (entry && entry.socket !== evt.detail.event.target) return; // a replaced socket
     sockets.delete(elt);
     document.body.dataset.ws = "closed";
+    if (evt.detail.event.code === CLOSE_REVOKED) {
+      document.body.dataset.ws = "revoked";
+      window.location.assign("/accounts/login/?next=" + encodeURIComponent(location.pathname + location.search));
+      return;
+    }
     // Daphne closes every socket WEBSOCKET_TIMEOUT s after it opened, without a code (the
     // browser reports 1005), and htmx would leave it closed: reconnect after any close.
     // The server sends a fresh snapshot on every connect.
