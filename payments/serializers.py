@@ -145,6 +145,12 @@ class CompleteSchema(OpenApiSerializerExtension):
     def map_serializer(self, auto_schema, direction) -> dict[str, Any]:
         reasons = sorted(outcomes.REASONS)
         return {
+            "type": "object",
+            "properties": {
+                "outcome": {"type": "string", "enum": [Payment.Status.SUCCESSFUL, Payment.Status.FAILED]},
+                "reason": {"type": "string", "enum": [*reasons, ""]},
+            },
+            "required": ["outcome"],  # and so the body itself is required
             "oneOf": [
                 {
                     "type": "object",

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0004_presenter_kit'),
+        ('payments', '0005_callbacks'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
