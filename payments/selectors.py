@@ -81,7 +81,9 @@ CALLBACKS_SHOWN = 20  # the dashboard's callbacks panel: the latest deliveries
 
 
 def recent_callbacks(limit: int = CALLBACKS_SHOWN) -> list[dict[str, Any]]:
-    deliveries = CallbackDelivery.objects.select_related("payment").order_by("-id")[:limit]
+    # The panel never shows booking details: not read for its rows.
+    deliveries = CallbackDelivery.objects.select_related("payment").defer("payment__booking_details")
+    deliveries = deliveries.order_by("-id")[:limit]
     return [callback_snapshot(d) for d in deliveries]
 
 
