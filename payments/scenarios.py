@@ -7,7 +7,10 @@ A file has a `name`, optional `description`, `seed` and `settings` (applied at t
   number from the seeded generator);
 - `force`: {outcome, reason?}: the newest of the scenario's payments still processing;
 - `settings`: any live setting (timeout_seconds, success_rate, paused, expiry_seconds,
-  approval_mode), through `settings_update`.
+  approval_mode), through `settings_update`;
+- `callbacks`: global MoMo callback settings and faults (drop_rate, delay_seconds,
+  duplicates, status_lag_seconds, api_error_rate, …: `payments/callbacks.py`), through
+  `callback_settings_update`.
 
 Replayable: the scenario settles its own payments (they are created `scripted`, so the
 worker leaves them alone) at their due time in scenario time, with outcomes drawn from
@@ -30,7 +33,7 @@ import yaml
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 
-from payments import outcomes, services, validation
+from payments import callbacks, outcomes, services, validation
 from payments.models import Payment
 from payments.selectors import simulator_settings
 
@@ -39,6 +42,9 @@ MAX_PAYMENTS = 10_000
 MAX_SECONDS = 24 * 3600
 ORDINARY_PHONES = [f"4673312{n:04d}" for n in range(3470, 3500)]  # never a sandbox test number
 SETTING_NAMES = set(services.SETTING_CHECKS)
+
+
+ACTIONS = ("create", "force", "settings", "callbacks")
 
 
 class ScenarioError(ValueError):
@@ -105,6 +111,15 @@ def _settings(value: Any, where: str) -> dict[str, Any]:
     return checked
 
 
+def _callbacks(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or not value:
+        raise ScenarioError(f"{where}: must be a mapping of callback settings")
+    try:
+        return {"changes": callbacks.clean(value, per_user=False)}
+    except callbacks.SettingError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+
+
 def _create(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ScenarioError(f"{where}: must be a mapping (phone, amount, currency, booking, count, over)")
@@ -141,14 +156,14 @@ def _step(raw: Any, where: str) -> Step:
     if not isinstance(raw, dict) or "at" not in raw:
         raise ScenarioError(f"{where}: each step needs `at` (seconds) and one action")
     at = _number(raw["at"], f"{where}.at")
-    actions = [name for name in ("create", "force", "settings") if name in raw]
-    extra = set(raw) - {"at", "create", "force", "settings"}
+    actions = [name for name in ACTIONS if name in raw]
+    extra = set(raw) - {"at", *ACTIONS}
     if extra:
-        raise ScenarioError(f"{where}: unknown action {sorted(extra)[0]!r} (use create, force or settings)")
+        raise ScenarioError(f"{where}: unknown action {sorted(extra)[0]!r} (use {', '.join(ACTIONS)})")
     if len(actions) != 1:
-        raise ScenarioError(f"{where}: exactly one of create, force, settings")
+        raise ScenarioError(f"{where}: exactly one of {', '.join(ACTIONS)}")
     action = actions[0]
-    check = {"create": _create, "force": _force, "settings": _settings}[action]
+    check = {"create": _create, "force": _force, "settings": _settings, "callbacks": _callbacks}[action]
     args = check(raw[action], f"{where}.{action}")
     return Step(at, action, args if action != "settings" else {"changes": args})
 
@@ -205,7 +220,7 @@ def bundled() -> list[tuple[str, Scenario]]:
 class _Due:
     at: float
     order: int
-    kind: str = field(compare=False)  # create | force | settings | settle
+    kind: str = field(compare=False)  # create | force | settings | callbacks | settle
     args: dict[str, Any] = field(compare=False)
 
 
@@ -305,6 +320,9 @@ class Player:
 
     def _settings(self, due: _Due) -> None:
         services.settings_update(actor=self.actor, **due.args["changes"])
+
+    def _callbacks(self, due: _Due) -> None:
+        services.callback_settings_update(actor=self.actor, **due.args["changes"])
 
     def summary(self) -> list[tuple[str, str, str]]:
         """(phone, status, reason) of every payment the scenario created, in creation order."""

@@ -66,8 +66,9 @@ BAD = [
     ("timeline:\n  - {at: 0, create: {phone: '12'}}", "bad.yaml: timeline[0].create: Phone number '12' must be 8 to 15 digits (a leading + is fine)."),
     ("timeline:\n  - {at: 0, force: {outcome: failed, reason: NOPE}}", "bad.yaml: timeline[0].force: Unknown MoMo reason code: NOPE."),
     ("timeline:\n  - {at: 0, settings: {success_rate: 5}}", "bad.yaml: timeline[0].settings.success_rate: Success rate must be between 0 and 1: 0.9 means 9 in 10 succeed."),
-    ("timeline:\n  - {at: 0, dance: {}}", "bad.yaml: timeline[0]: unknown action 'dance' (use create, force or settings)"),
+    ("timeline:\n  - {at: 0, dance: {}}", "bad.yaml: timeline[0]: unknown action 'dance' (use create, force, settings, callbacks)"),
     ("timeline:\n  - {at: -1, create: {}}", "bad.yaml: timeline[0].at: must be a number from 0 to 86400"),
+    ("timeline:\n  - {at: 0, callbacks: {drop_rate: 2}}", "bad.yaml: timeline[0].callbacks: drop_rate "),
     ("timeline: [ {at: 0", "bad.yaml: not valid YAML: while parsing a flow mapping"),
 ]
 
@@ -117,3 +118,13 @@ def test_traffic_rates():
     for bad in ("0/s", "2/h", "x", "1000/s"):
         with pytest.raises(ValueError):
             scenarios.parse_rate(bad)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_callbacks_step_sets_the_callback_faults(tmp_path):
+    from payments import callbacks
+
+    path = tmp_path / "faults.yaml"
+    path.write_text("timeline:\n  - {at: 0, callbacks: {drop_rate: 0.5, duplicates: 3}}\n  - {at: 0.1, create: {}}\n")
+    play(path)
+    assert callbacks.effective()["drop_rate"] == 0.5 and callbacks.effective()["duplicates"] == 3
