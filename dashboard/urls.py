@@ -27,6 +27,7 @@ urlpatterns = [
     path("dashboard/scenarios/play/", dashboard_views.scenario_play, name="dashboard-scenario-play"),
     path("dashboard/scenarios/stop/", dashboard_views.scenario_stop, name="dashboard-scenario-stop"),
     path("dashboard/traffic/", dashboard_views.traffic, name="dashboard-traffic"),
+    path("dashboard/screen/phone/", dashboard_views.screen_phone, name="dashboard-screen-phone"),
     path("dashboard/screen/", dashboard_views.screen, name="dashboard-screen"),
     path("dashboard/reset/", dashboard_views.reset_demo, name="dashboard-reset"),
     path("dashboard/approval/", dashboard_views.approval_mode, name="dashboard-approval"),

@@ -12,7 +12,8 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
@@ -23,9 +24,9 @@ from payments.models import CallbackDelivery, Payment, PaymentLog
 from payments.models import MomoApiUser
 from payments.momo.errors import MomoError
 from payments.momo.parsing import callback_host
-from payments.selectors import callback_snapshot, momo_users, payment_by_reference, payment_snapshot, settings_snapshot, simulator_settings
+from payments.selectors import callback_snapshot, momo_users, newest_waiting_payment, payment_by_reference, payment_snapshot, settings_snapshot, simulator_settings
 from payments.worker import settle_all as settle_all_now
-from checkout.phone import public_base
+from checkout.phone import phone_path, public_base
 from checkout.qr import qr_svg
 from dashboard import presenter
 from payments import scenarios
@@ -144,6 +145,17 @@ def screen(request: HttpRequest) -> HttpResponse:
         **settings_panel.context(snapshot["settings"]),
     }
     return render(request, "dashboard/screen.html", context)
+
+
+@require_GET
+@staff_required
+@xframe_options_sameorigin  # the projector screen frames it
+def screen_phone(request: HttpRequest) -> HttpResponse:
+    """The projector's simulated phone: the phone page of the newest waiting payment."""
+    payment = newest_waiting_payment()
+    if payment is None:
+        return render(request, "dashboard/screen_phone_idle.html", {"pay_url": public_base(request) + "/"})
+    return redirect(phone_path(payment))
 
 
 def momo_context(request: HttpRequest, created: dict[str, str] | None = None) -> dict[str, Any]:

@@ -126,6 +126,12 @@ def momo_users() -> list[dict[str, Any]]:
     ]
 
 
+def newest_waiting_payment() -> Payment | None:
+    """The newest processing payment its payer can still answer (the simulator's)."""
+    waiting = Payment.objects.filter(status=Payment.Status.PROCESSING, provider=Payment.Provider.SIMULATOR)
+    return waiting.order_by("-created_at", "-id").first()
+
+
 def payment_by_approval_token(token: str) -> Payment | None:
     return Payment.objects.filter(approval_token=token).first()
 

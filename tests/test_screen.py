@@ -24,3 +24,21 @@ def test_its_qr_carries_the_public_url(operator, settings):
     staff = Client()
     staff.force_login(operator)
     assert "<code>http://127.0.0.2:8000/</code>" in staff.get("/dashboard/screen/").content.decode()
+
+
+def test_its_simulated_phone_opens_the_newest_waiting_payment(operator):
+    from decimal import Decimal
+
+    from payments import services
+
+    staff = Client()
+    staff.force_login(operator)
+    assert "No payment is waiting" in staff.get("/dashboard/screen/phone/").content.decode()
+    older = services.payment_create(amount=Decimal("5.00"), currency="EUR", phone_number="46733123499")
+    newer = services.payment_create(amount=Decimal("6.00"), currency="EUR", phone_number="46733123499")
+    answer = staff.get("/dashboard/screen/phone/")
+    assert answer.status_code == 302 and answer["Location"] == f"/p/{newer.approval_token}/"
+    services.payment_force(payment=newer, outcome="successful", actor="operator:alice")
+    assert staff.get("/dashboard/screen/phone/")["Location"] == f"/p/{older.approval_token}/"
+    assert Client().get("/dashboard/screen/phone/").status_code == 302  # to the login page
+    assert "/accounts/login/" in Client().get("/dashboard/screen/phone/")["Location"]

@@ -49,6 +49,16 @@ def test_a_card_flips_live_and_the_counters_follow(start_demo, browser, artifact
         assert screen.evaluate("window.__sameDocument === true"), "the screen was reloaded"
         assert not [url for url in requests if "/dashboard" in url or "/pay/" in url], requests  # no polling
         card.evaluate("el => Promise.all(el.getAnimations().map(a => a.finished))")  # the flip done, for the picture
+
+        # The screen's simulated phone answers the newest waiting payment ("pending": no timer).
+        waiting = create(server.base_url, "46733123454")
+        expect(screen.locator(f"#row-{waiting}")).to_have_attribute("data-status", "processing", timeout=5_000)
+        screen.get_by_text("Simulated phone").click()
+        phone = screen.frame_locator("iframe.sim-frame")
+        phone.get_by_label("PIN").fill("1357")
+        phone.get_by_role("button", name="Approve").click()
+        expect(screen.locator(f"#row-{waiting}")).to_have_attribute("data-status", "successful", timeout=5_000)
+        expect(screen.locator(f"#row-{waiting}")).to_have_class(re.compile(r"\bflip\b"))
         screen.screenshot(path=artifacts / "projector-screen.png")
     finally:
         screen.context.close()
