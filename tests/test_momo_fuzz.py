@@ -84,7 +84,12 @@ def test_it_answers_any_request_to_pay_with_202_or_a_momo_shaped_4xx(settings):
     momo.get_token()
     seen: list[int] = []
 
-    @hypothesis_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # Derandomized: the same 300 examples every run, so the share check below is a fact about
+    # the strategies, not a coin toss (a random run once drew 14 accepted bodies).
+    @hypothesis_settings(
+        max_examples=300, deadline=None, derandomize=True, database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     # Mostly the valid headers and bodies, so that a good share of examples reach the 202 path.
     @given(kind=st.sampled_from(BODY_KINDS), fuzz_headers=st.sampled_from([False, False, True]), data=st.data())
     def request_to_pay(kind: str, fuzz_headers: bool, data: st.DataObject) -> None:
