@@ -729,39 +729,77 @@ def callback_claim(*, claimer: str, limit: int, now=None) -> list[CallbackDelive
     )
 
 
+RECORDED_FIELDS = (
+    "status", "delivered_at", "next_attempt_at", "attempts", "claimed_until", "last_status_code",
+    "last_error", "last_latency_ms", "first_sent_at", "updated_at",
+)
+
+
 def callback_record(*, results: list[dict[str, Any]], actor: str) -> list[CallbackDelivery]:
     """Record attempts: each result is {delivery, started_at, status_code, error, latency_ms}.
 
     A compare-and-set on (claimer, attempts): a result whose lease was taken over meanwhile
-    is not recorded twice. The attempt is logged on the payment's timeline.
+    is not recorded twice. The attempt is logged on the payment's timeline. One UPDATE for
+    the batch (the common case); if any row no longer matches, row by row.
     """
     now = timezone.now()
-    recorded, logs, configs = [], [], {}
+    configs: dict[Any, dict[str, Any]] = {}
+    staged = []
+    for result in results:
+        delivery: CallbackDelivery = result["delivery"]
+        user_id = delivery.payment.momo_user_id
+        config = configs.setdefault(user_id, callbacks.effective(user_id))
+        code = result.get("status_code")
+        changes = {"status": delivery.status, "delivered_at": delivery.delivered_at, "next_attempt_at": delivery.next_attempt_at}
+        changes.update(_after_attempt(delivery, code, config, now))
+        changes.update(
+            attempts=delivery.attempts + 1, claimed_until=None, last_status_code=code,
+            last_error=(result.get("error") or "")[:300], last_latency_ms=result.get("latency_ms"),
+            first_sent_at=delivery.first_sent_at or result["started_at"], updated_at=now,
+        )
+        staged.append((delivery, result, changes, delivery.attempts))
+    if not staged:
+        return []
     with transaction.atomic():
-        for result in results:
-            delivery: CallbackDelivery = result["delivery"]
-            user_id = delivery.payment.momo_user_id
-            config = configs.setdefault(user_id, callbacks.effective(user_id))
-            code = result.get("status_code")
-            changes = _after_attempt(delivery, code, config, now)
-            changes.update(
-                attempts=delivery.attempts + 1, claimed_until=None, last_status_code=code,
-                last_error=(result.get("error") or "")[:300], last_latency_ms=result.get("latency_ms"),
-                first_sent_at=delivery.first_sent_at or result["started_at"], updated_at=now,
-            )
-            updated = CallbackDelivery.objects.filter(
-                pk=delivery.pk, claimed_by=delivery.claimed_by, attempts=delivery.attempts
-            ).update(**changes)
-            if updated != 1:
-                continue
-            for name, value in changes.items():
-                setattr(delivery, name, value)
-            recorded.append(delivery)
-            logs.append(_attempt_log(delivery, result, actor))
-        PaymentLog.objects.bulk_create(logs)
+        recorded = _record_batch(staged)
+        if recorded is None:  # a lease was taken over meanwhile: only the rows still ours
+            recorded = [
+                (_staged_copy(delivery, changes), result)
+                for delivery, result, changes, attempts in staged
+                if CallbackDelivery.objects.filter(
+                    pk=delivery.pk, claimed_by=delivery.claimed_by, attempts=attempts
+                ).update(**changes) == 1
+            ]
+        PaymentLog.objects.bulk_create(_attempt_log(delivery, result, actor) for delivery, result in recorded)
         if recorded:
-            events.send_event_on_commit(events.callbacks_changed([callback_snapshot(d) for d in recorded]))
-    return recorded
+            snapshots = [callback_snapshot(delivery) for delivery, _ in recorded]
+            events.send_event_on_commit(events.callbacks_changed(snapshots))
+    return [delivery for delivery, _ in recorded]
+
+
+class _Overtaken(Exception):
+    pass
+
+
+def _record_batch(staged: list) -> list | None:
+    """One UPDATE for every row of the batch, if each is still (claimer, attempts) as claimed."""
+    matching = Q()
+    for delivery, _, _, attempts in staged:
+        matching |= Q(pk=delivery.pk, claimed_by=delivery.claimed_by, attempts=attempts)
+    updated = [_staged_copy(delivery, changes) for delivery, _, changes, _ in staged]
+    try:
+        with transaction.atomic():  # a savepoint: undone if any row was overtaken
+            if CallbackDelivery.objects.filter(matching).bulk_update(updated, RECORDED_FIELDS) != len(staged):
+                raise _Overtaken
+    except _Overtaken:
+        return None
+    return list(zip(updated, [result for _, result, _, _ in staged]))
+
+
+def _staged_copy(delivery: CallbackDelivery, changes: dict[str, Any]) -> CallbackDelivery:
+    for name, value in changes.items():
+        setattr(delivery, name, value)
+    return delivery
 
 
 def _after_attempt(delivery: CallbackDelivery, code: int | None, config: dict[str, Any], now) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 
 import asyncio
 
-import httpx
+import aiohttp
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -20,7 +20,7 @@ def send_callback_of(payment: Payment) -> None:
     config = callbacks.effective(payment.momo_user_id)
 
     async def send() -> dict:
-        async with httpx.AsyncClient() as client:
+        async with aiohttp.ClientSession() as client:
             return await send_one(client, delivery, config)
 
     result = asyncio.run(send())
