@@ -34,7 +34,7 @@ logger = logging.getLogger("payments.callbacks")
 PENDING = CallbackDelivery.Status.PENDING
 # Between passes: finished sends are recorded together, not one database hop each (the ORM
 # thread is the settlement loop's too; at 100 callbacks/s a hop per send cost it ~0.4 s).
-MIN_PASS_GAP = 0.05
+MIN_PASS_GAP = 0.1
 # Sends in flight per worker; a worker claims no more than it can start at once, so no claim
 # waits for a slot while its lease runs. 200 at once made a loaded receiver (and this
 # machine) time out the first attempts of a burst; 50 reused connections did not.
@@ -102,16 +102,14 @@ class CallbackSender:
     def handle_one(self, finished: list[dict[str, Any]], free: int) -> tuple[list[tuple[CallbackDelivery, dict]], float]:
         """Returns the claimed deliveries (with the settings for each) and the seconds until
         the next one falls due (at most `interval`)."""
+        configs = callbacks.SettingsReader()  # read once per scope per pass
         if finished:
-            services.callback_record(results=finished, actor=self.actor)
+            services.callback_record(results=finished, actor=self.actor, settings=configs)
         claimed = []
         if free > 0:
             claimer = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"[-64:]
-            deliveries = services.callback_claim(claimer=claimer, limit=free)
-            configs: dict[Any, dict] = {}
-            for delivery in deliveries:
-                user_id = delivery.payment.momo_user_id
-                claimed.append((delivery, configs.setdefault(user_id, callbacks.effective(user_id))))
+            deliveries = services.callback_claim(claimer=claimer, limit=free, settings=configs)
+            claimed = [(delivery, configs(delivery.payment.momo_user_id)) for delivery in deliveries]
         if len(claimed) >= free:
             return claimed, self.interval  # no free slot: a finished send wakes the loop
         return claimed, self.seconds_until_next()

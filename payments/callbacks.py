@@ -152,6 +152,18 @@ def effective(momo_user_id: Any = None) -> dict[str, Any]:
     return values
 
 
+class SettingsReader:
+    """`effective()` read at most once per scope: one pass of a worker, one batch."""
+
+    def __init__(self) -> None:
+        self.read: dict[Any, dict[str, Any]] = {}
+
+    def __call__(self, momo_user_id: Any = None) -> dict[str, Any]:
+        if momo_user_id not in self.read:
+            self.read[momo_user_id] = effective(momo_user_id)
+        return self.read[momo_user_id]
+
+
 # --- retry schedules -----------------------------------------------------------------------
 
 
@@ -201,14 +213,11 @@ def host_allowed(url: str, momo_user: MomoApiUser | None) -> bool:
 def outbox_rows(payments: list[Payment], *, now: datetime, body_of: Callable[[Payment], dict]) -> list[CallbackDelivery]:
     """The deliveries for payments just made final (unsaved; the caller bulk-creates them)."""
     rows = []
-    cache: dict[Any, dict[str, Any]] = {}
+    settings = SettingsReader()
     for payment in payments:
         if not payment.callback_url:
             continue
-        user_id = payment.momo_user_id
-        if user_id not in cache:
-            cache[user_id] = effective(user_id)
-        config = cache[user_id]
+        config = settings(payment.momo_user_id)
         dropped = chance(config["seed"], payment.reference, "drop") < config["drop_rate"]
         first = now + timedelta(seconds=config["delay_seconds"])
         copies = config["duplicates"]

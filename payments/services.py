@@ -709,11 +709,14 @@ def _claimable_callbacks(now):
     )
 
 
-def callback_claim(*, claimer: str, limit: int, now=None) -> list[CallbackDelivery]:
+def callback_claim(
+    *, claimer: str, limit: int, now: datetime | None = None, settings: callbacks.SettingsReader | None = None
+) -> list[CallbackDelivery]:
     """Lease up to `limit` due deliveries to `claimer` (unique per claim): a compare-and-set
     on the lease, with SKIP LOCKED on PostgreSQL so workers split the due rows."""
     now = now or timezone.now()
-    lease = now + timedelta(seconds=callbacks.effective()["timeout_seconds"]) + callbacks.LEASE_MARGIN
+    timeout = (settings or callbacks.SettingsReader())()["timeout_seconds"]
+    lease = now + timedelta(seconds=timeout) + callbacks.LEASE_MARGIN
     with transaction.atomic():
         due = _claimable_callbacks(now).order_by("next_attempt_at", "id")
         if connection.features.has_select_for_update_skip_locked:
@@ -735,7 +738,9 @@ RECORDED_FIELDS = (
 )
 
 
-def callback_record(*, results: list[dict[str, Any]], actor: str) -> list[CallbackDelivery]:
+def callback_record(
+    *, results: list[dict[str, Any]], actor: str, settings: callbacks.SettingsReader | None = None
+) -> list[CallbackDelivery]:
     """Record attempts: each result is {delivery, started_at, status_code, error, latency_ms}.
 
     A compare-and-set on (claimer, attempts): a result whose lease was taken over meanwhile
@@ -743,12 +748,11 @@ def callback_record(*, results: list[dict[str, Any]], actor: str) -> list[Callba
     the batch (the common case); if any row no longer matches, row by row.
     """
     now = timezone.now()
-    configs: dict[Any, dict[str, Any]] = {}
+    settings = settings or callbacks.SettingsReader()
     staged = []
     for result in results:
         delivery: CallbackDelivery = result["delivery"]
-        user_id = delivery.payment.momo_user_id
-        config = configs.setdefault(user_id, callbacks.effective(user_id))
+        config = settings(delivery.payment.momo_user_id)
         code = result.get("status_code")
         changes = {"status": delivery.status, "delivered_at": delivery.delivered_at, "next_attempt_at": delivery.next_attempt_at}
         changes.update(_after_attempt(delivery, code, config, now))

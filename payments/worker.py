@@ -184,7 +184,7 @@ class SettlementWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         wake, upstream_wake, callbacks_wake = asyncio.Event(), asyncio.Event(), asyncio.Event()
-        listener = asyncio.ensure_future(self._listen(wake, upstream_wake, callbacks_wake))
+        listener = asyncio.ensure_future(self._listen(wake, upstream_wake, callbacks_wake=callbacks_wake))
         stopper = asyncio.ensure_future(self._relay(stop, wake, callbacks_wake))
         upstream = None
         if providers.active().decides_upstream:
@@ -233,14 +233,17 @@ class SettlementWorker:
         for wake in wakes:
             wake.set()
 
-    async def _listen(self, *wakes: asyncio.Event) -> None:
+    async def _listen(self, *wakes: asyncio.Event, callbacks_wake: asyncio.Event | None = None) -> None:
         layer = get_channel_layer()
         while True:
             try:
                 channel = await layer.new_channel()
                 await layer.group_add(WORKER_GROUP, channel)
                 while True:
-                    await layer.receive(channel)
+                    message = await layer.receive(channel)
+                    if callbacks_wake is not None and message.get("what") == "callbacks":
+                        callbacks_wake.set()  # new callbacks: the settlement loop sleeps on
+                        continue
                     for wake in wakes:
                         wake.set()
             except asyncio.CancelledError:
