@@ -132,9 +132,10 @@ def _create(value: Any, where: str) -> dict[str, Any]:
         currency = validation.clean_currency(value.get("currency", "EUR"))
     except ValidationError as exc:
         raise ScenarioError(f"{where}: {exc.messages[0]}") from None
-    booking = value.get("booking", {})
-    if not isinstance(booking, dict) or len(str(booking)) > 2000:
-        raise ScenarioError(f"{where}.booking: must be a small mapping")
+    try:  # the same rule as every other input path
+        booking = validation.clean_booking_details(value.get("booking", {}))
+    except ValidationError as exc:
+        raise ScenarioError(f"{where}.booking: {exc.messages[0]}") from None
     count = value.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_PAYMENTS:
         raise ScenarioError(f"{where}.count: must be a whole number from 1 to {MAX_PAYMENTS}")

@@ -139,7 +139,7 @@ def clean_phone(value: object) -> str:
         digits = digits[1:]
     if not _PHONE.fullmatch(digits):
         raise ValidationError(
-            f"Phone number {shown(value)} must be 8 to 15 digits 0-9 (a leading + is fine)."
+            f"Phone number {shown(value)} must be 8 to 15 digits (a leading + is fine). Use the digits 0-9."
         )
     return digits
 

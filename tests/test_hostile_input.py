@@ -107,9 +107,9 @@ def test_it_refuses_unsafe_characters_in_every_api_string(staff, existing, text)
         ("amount", "1e3", "ASCII digits"),
         ("amount", "１００", "ASCII digits"),  # fullwidth
         ("amount", 1e3, "ASCII digits"),  # a JSON float written 1000.0 is fine, 1e+21 is not
-        ("phone_number", "٤٦٧٣٣١٢٣٤٩٩", "digits 0-9"),
-        ("phone_number", "4673312_3499", "digits 0-9"),
-        ("phone_number", "46733123499\u202e", "digits 0-9"),
+        ("phone_number", "٤٦٧٣٣١٢٣٤٩٩", "Use the digits 0-9."),
+        ("phone_number", "4673312_3499", "Use the digits 0-9."),
+        ("phone_number", "46733123499\u202e", "Use the digits 0-9."),
     ],
 )
 def test_it_reads_only_ascii_digits_as_numbers(staff, existing, field, value, words):
@@ -177,7 +177,7 @@ def test_it_renders_a_row_stored_before_the_rules(staff):
         ("item", "Safari\x07", "control character"),
         ("amount", "١٠٠", "ASCII digits"),
         ("amount", "1_000.00", "ASCII digits"),
-        ("phone_number", "٤٦٧٣٣١٢٣٤٩٩", "digits 0-9"),
+        ("phone_number", "٤٦٧٣٣١٢٣٤٩٩", "Use the digits 0-9."),
         ("guests", "٣", "Enter a whole number"),
         ("guests", "1_0", "Enter a whole number"),
         ("date", "٢٠٢٦-١٢-٢٤", "Enter a valid date"),
@@ -300,3 +300,26 @@ def test_it_answers_a_deeply_nested_momo_body_in_momo_shape(merchant):
     )
     assert answer.status == 400 and answer.json()["code"] == "INVALID_BODY"
     assert Payment.objects.count() == 0
+
+
+# --- scenario files: the same booking rule, as the scenario's one-line error ---------------
+
+SCENARIO_BOOKINGS = [
+    ("nested", "{item: {deeper: 1}}", "no lists or nested objects"),
+    ("a list", "{items: [1, 2]}", "no lists or nested objects"),
+    ("a YAML date", "{date: 2026-12-24}", "must be text, a number"),
+    ("bidi override", '{item: "\\u202Eevil"}', "bidirectional control"),
+    ("NUL", '{item: "a\\0b"}', "NUL"),
+]
+
+
+@pytest.mark.parametrize(("case", "booking", "words"), SCENARIO_BOOKINGS, ids=[c[0] for c in SCENARIO_BOOKINGS])
+def test_it_applies_the_booking_rule_to_scenario_files(tmp_path, case, booking, words):
+    from payments import scenarios
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"timeline:\n  - {{at: 0, create: {{booking: {booking}}}}}\n")
+    with pytest.raises(scenarios.ScenarioError) as caught:
+        scenarios.load(path)
+    assert str(caught.value).startswith("bad.yaml: timeline[0].create.booking: ") and words in str(caught.value)
+    assert "\n" not in str(caught.value)
