@@ -251,6 +251,16 @@ def settled_at_by_external_id(refs: list[str]) -> dict[str, float]:
     return {external_id: done.timestamp() for external_id, done in rows}
 
 
+def first_attempt_by_external_id(refs: list[str]) -> dict[str, float]:
+    """When each payment's callback was first attempted (the sender's clock)."""
+    from payments.models import CallbackDelivery
+
+    rows = CallbackDelivery.objects.filter(payment__reference__in=refs, first_sent_at__isnull=False).values_list(
+        "payment__external_id", "first_sent_at"
+    )
+    return {external_id: sent.timestamp() for external_id, sent in rows}
+
+
 def callback_counts() -> dict[str, int]:
     from django.db.models import Count
 

@@ -416,6 +416,11 @@ def callback_latency_run(stack: Stack, plan: Plan, receiver, *, hang: bool | Non
                    what="every callback received")
         settled = control.settled_at_by_external_id(refs)
         result["settled_to_received_ms"] = dist([(receiver.first[k] - settled[k]) * 1000 for k in settled])
+        # Where the time goes: outbox row -> the attempt's start (the sender's scheduling),
+        # then the attempt's start -> the receiver's clock (HTTP on loopback).
+        started = control.first_attempt_by_external_id(refs)
+        result["settled_to_attempt_ms"] = dist([(started[k] - settled[k]) * 1000 for k in started])
+        result["attempt_to_received_ms"] = dist([(receiver.first[k] - started[k]) * 1000 for k in started])
     else:
         result["requests_while_hanging"] = receiver.requests
         result["deliveries"] = control.callback_counts()

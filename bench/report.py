@@ -187,6 +187,8 @@ def markdown(doc: dict[str, Any]) -> str:
             out.append(f"| baseline: settlement punctuality at {base['rate_per_s']:g}/s, no callbacks | {_ms(base['punctuality_ms'])}; worker CPU {_pct_of(base)} |")
         if lat:
             out.append(f"| settlement → callback received, {lat['payments']:,} at {lat['rate_per_s']:g}/s | {_ms(lat['settled_to_received_ms'])} |")
+            if lat.get("settled_to_attempt_ms"):
+                out.append(f"| … of which settlement → attempt started (the sender) / attempt → received (HTTP) | {_ms(lat['settled_to_attempt_ms'])} / {_ms(lat['attempt_to_received_ms'])} |")
             out.append(f"| settlement punctuality meanwhile (settled_at − settle_at) | {_ms(lat['punctuality_ms'])}; worker CPU {_pct_of(lat)} |")
         if hang:
             out.append(f"| settlement punctuality at {hang['rate_per_s']:g}/s while every receiver times out (2 s) | {_ms(hang['punctuality_ms'])}; {hang['requests_while_hanging']:,} attempts timed out or in flight; worker CPU {_pct_of(hang)} |")

@@ -34,7 +34,7 @@ logger = logging.getLogger("payments.callbacks")
 PENDING = CallbackDelivery.Status.PENDING
 # Between passes: finished sends are recorded together, not one database hop each (the ORM
 # thread is the settlement loop's too; at 100 callbacks/s a hop per send cost it ~0.4 s).
-MIN_PASS_GAP = 0.1
+MIN_PASS_GAP = 0.05
 # Sends in flight per worker; a worker claims no more than it can start at once, so no claim
 # waits for a slot while its lease runs. 200 at once made a loaded receiver (and this
 # machine) time out the first attempts of a burst; 50 reused connections did not.
