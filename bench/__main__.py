@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "quick": args.quick,
             "mode": "embedded" if services.embedded else "redis+postgresql",
+            "database": services.database_name,  # dropped at the end (None: embedded SQLite)
             "machine": {**machine(), **service_versions(services)},
             "results": run(args, services, workdir),
         }

@@ -93,6 +93,7 @@ class Services:
     _pg_admin: Any = None
     _pg_name: str | None = None
     _tmpdir: str | None = None
+    channel_prefix: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:12]}")
 
     @classmethod
     def start(cls, force_embedded: bool = False) -> "Services":
@@ -106,6 +107,10 @@ class Services:
             admin.close()
         tmpdir = tempfile.mkdtemp(prefix="livesettle-bench-")
         return cls(database_url=f"sqlite:///{tmpdir}/bench.sqlite3", redis_url=None, embedded=True, _tmpdir=tmpdir)
+
+    @property
+    def database_name(self) -> str | None:
+        return self._pg_name
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CHANNEL_LAYER"}}
@@ -121,6 +126,10 @@ class Services:
                    MOMO_REQUEST_RATE="1000000", API_CREATE_RATE="1000000/s")
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
+            # Redis pub/sub ignores the database number: without a prefix of its own this
+            # run would hear every other run's pushes on this Redis (and a demo's, a test's),
+            # and a dashboard page would fill with their newer rows.
+            env["CHANNEL_PREFIX"] = self.channel_prefix
         env.update(extra)
         return env
 

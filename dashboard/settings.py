@@ -197,6 +197,12 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 CHANNEL_LAYER = os.environ.get("CHANNEL_LAYER", "pubsub").strip().lower()
 if CHANNEL_LAYER not in {"pubsub", "core"}:
     raise ImproperlyConfigured(f"CHANNEL_LAYER must be 'pubsub' or 'core', not {CHANNEL_LAYER!r}.")
+# Names every group and channel on Redis. Redis pub/sub ignores the database number in
+# REDIS_URL, so deployments (or test runs, benchmarks) sharing one Redis server hear each
+# other's pushes unless each has its own prefix.
+CHANNEL_PREFIX = os.environ.get("CHANNEL_PREFIX", "").strip() or "asgi"
+if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", CHANNEL_PREFIX):
+    raise ImproperlyConfigured(f"CHANNEL_PREFIX must be 1-64 letters, digits, '_', '.' or '-', not {CHANNEL_PREFIX!r}.")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -206,6 +212,7 @@ if REDIS_URL:
                 else "channels_redis.core.RedisChannelLayer"
             ),
             "CONFIG": {
+                "prefix": CHANNEL_PREFIX,
                 # redis-py 8's 5 s socket_timeout closes idle subscriptions (channels_redis
                 # issue 422) and its pool cap of 100 fails connect bursts.
                 "hosts": [

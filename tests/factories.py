@@ -34,3 +34,15 @@ def bulk_due(count: int, *, due_in: float = -1.0, phone: str = ORDINARY) -> list
         for _ in range(count)
     ]
     return [p.pk for p in Payment.objects.bulk_create(rows, batch_size=500)]
+
+
+def created_apart(count: int, *, amount: str = "100.00") -> list[str]:
+    """Setup only: `count` payments due now, created one microsecond apart, oldest first, as
+    the benchmark makes them (bench/control.py); the dashboard orders and trims by creation."""
+    now = timezone.now()
+    rows = [
+        Payment(amount=Decimal(amount), currency="EUR", phone_number=ORDINARY, updated_at=now,
+                settle_at=now - timedelta(seconds=1), created_at=now - timedelta(microseconds=count - i))
+        for i in range(count)
+    ]
+    return [str(p.reference) for p in Payment.objects.bulk_create(rows)]

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ REQUIRE_SERVICES = os.environ.get("CI", "").lower() == "true" or os.environ.get(
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# Redis pub/sub ignores the database number: this run's processes name their groups and
+# channels with a prefix of their own, so they never hear another run's pushes (nor it theirs).
+CHANNEL_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
 
 
 def missing_service(what: str) -> None:
@@ -58,6 +62,7 @@ def child_env(**overrides: str | None) -> dict[str, str]:
     """The environment for a child Django process: no inherited service URLs unless given."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env["PYTHONUNBUFFERED"] = "1"
+    env["CHANNEL_PREFIX"] = CHANNEL_PREFIX
     for key, value in overrides.items():
         if value is None:
             env.pop(key, None)

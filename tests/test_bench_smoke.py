@@ -29,7 +29,6 @@ def bench_databases() -> list[str] | None:
 
 
 def test_it_runs_the_quick_benchmark_and_every_client_sees_every_settlement(tmp_path):
-    before = bench_databases()
     run = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
         cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=200,
@@ -60,5 +59,6 @@ def test_it_runs_the_quick_benchmark_and_every_client_sees_every_settlement(tmp_
     assert set(momo["request_to_pay"]["codes"]) == {"202"} and set(momo["status"]["codes"]) == {"200"}, momo
     assert momo["payments_created"] == momo["request_to_pay"]["ok"] > 0
     assert "| MoMo API (" in table
-    if before is not None:
-        assert bench_databases() == before, "the bench left its database behind"
+    if doc["database"] is not None:
+        # Its own database only: other runs on this PostgreSQL may be holding theirs right now.
+        assert doc["database"] not in (bench_databases() or []), "the bench left its database behind"

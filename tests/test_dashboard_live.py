@@ -24,9 +24,12 @@ from payments.selectors import payment_snapshot
 from payments.worker import SettlementWorker
 from regions import counters, payment_row
 from tests.dashboard_support import is_json_type, open_dashboard, receive_until
-from tests.factories import make_payment
+from tests.factories import created_apart, make_payment
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# A row in a final state, as the benchmark's HTML dashboard counts them (bench/clients.py).
+FINAL_ROW = re.compile(r'id="row-([0-9a-f-]{36})"[^>]*data-status="(successful|failed)"')
 
 
 @pytest.fixture(autouse=True)
@@ -244,4 +247,31 @@ async def test_the_payment_page_reuses_the_row_widget_and_follows_its_payment_li
     assert f'id="row-{payment.reference}"' in snapshot and str(other.reference) not in snapshot
     await database_sync_to_async(services.payment_force)(payment=payment, outcome="successful", actor="test")
     await receive_until(socket, row_update(payment.reference, "successful"), what="the payment's change")
+    await socket.disconnect()
+
+
+
+async def test_a_page_open_before_a_burst_four_pages_long_sees_every_settlement_and_counts_them_all(staff_client):
+    """200 payments settle in the worker's batches while the page holds 50 rows: each
+    settlement is a row on the page in turn (none lost to the page limit or to the frames
+    being gathered), and the counters count all 200."""
+    socket = await connected(staff_client)
+    await socket.receive_from(timeout=5)
+    refs = set(await database_sync_to_async(created_apart)(200))
+    worker = SettlementWorker(seed=3, batch_size=20)
+    for _ in range(10):
+        assert await database_sync_to_async(worker.handle_one)() == 20
+    seen: set[str] = set()
+
+    def all_shown_and_counted(message: str) -> bool:
+        seen.update(ref for ref, _ in FINAL_ROW.findall(message))
+        counted = counter(message, "successful"), counter(message, "failed")
+        if all(counted):
+            all_shown_and_counted.total = sum(int(n) for n in counted)
+        return seen >= refs and getattr(all_shown_and_counted, "total", 0) == 200
+
+    try:
+        await receive_until(socket, all_shown_and_counted, timeout=10, what="every settlement")
+    except AssertionError:
+        raise AssertionError(f"{len(seen & refs)} of 200 shown, counted {getattr(all_shown_and_counted, 'total', 0)}") from None
     await socket.disconnect()

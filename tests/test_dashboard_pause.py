@@ -13,7 +13,7 @@ from django.utils import timezone
 from payments.models import Payment, PaymentLog, WorkerHeartbeat
 from tests.conftest import sqlite_url_of_test_db
 from tests.factories import make_payment
-from tests.support import Process, child_env, wait_for
+from tests.support import CHANNEL_PREFIX, Process, child_env, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.redis]
 
@@ -26,7 +26,7 @@ def redis_layer(redis_url, settings) -> str:
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}]},
+            "CONFIG": {"prefix": CHANNEL_PREFIX, "hosts": [{"address": redis_url, "socket_timeout": None}]},
         }
     }
     return redis_url
