@@ -84,6 +84,8 @@ def call(payment: Payment) -> Answer:
                 party_id_type=payment.party_id_type,
                 external_id=payment.external_id or reference,
                 callback_url=callback_url(reference),
+                payer_message=payment.payer_message,
+                payee_note=payment.payee_note,
             )
             return Answer("accepted")
         return Answer("status", status=momo.request_status(reference))

@@ -53,7 +53,7 @@ def status_json(status: str, **extra) -> dict:
 def test_it_sends_request_to_pay_with_the_reference_external_id_token_and_callback(upstream):
     upstream.expect_request(RTP, method="POST").respond_with_data("", status=202)
     payment = make_payment()
-    Payment.objects.filter(pk=payment.pk).update(external_id="order-7")
+    Payment.objects.filter(pk=payment.pk).update(external_id="order-7", payer_message="Permit 42")
     before = timezone.now()
     worker().handle_one()
     [request] = calls(upstream, RTP)
@@ -66,6 +66,7 @@ def test_it_sends_request_to_pay_with_the_reference_external_id_token_and_callba
     body = json.loads(request.data)
     assert body["externalId"] == "order-7" and body["amount"] == "100" and body["currency"] == "EUR"
     assert body["payer"] == {"partyIdType": "MSISDN", "partyId": "46733123499"}
+    assert body["payerMessage"] == "Permit 42" and body["payeeNote"] == f"LiveSettle {payment.reference}"
     [token_call] = calls(upstream, "/collection/token/")
     assert token_call.authorization.username == API_USER
     payment.refresh_from_db()

@@ -244,6 +244,8 @@ def request_to_pay(
     external_id: str,
     callback_url: str,
     party_id_type: str = "MSISDN",
+    payer_message: str = "",
+    payee_note: str = "",
 ) -> None:
     """Ask the upstream to collect; returns when it accepted (202, or 409: an earlier try arrived)."""
     body = {
@@ -251,8 +253,8 @@ def request_to_pay(
         "currency": currency,
         "externalId": external_id,
         "payer": {"partyIdType": party_id_type, "partyId": phone_number},
-        "payerMessage": "LiveSettle payment",
-        "payeeNote": f"LiveSettle {reference}",
+        "payerMessage": payer_message or "LiveSettle payment",
+        "payeeNote": payee_note or f"LiveSettle {reference}",
     }
     headers = {"X-Reference-Id": reference, "X-Callback-Url": callback_url}
     response = _product_call("POST", "/collection/v1_0/requesttopay", headers=headers, json=body)
