@@ -156,6 +156,10 @@ def test_it_runs_the_daemon_with_flags_that_write_the_live_settings(env, tmp_pat
         config_log = PaymentLog.objects.get(event="config", details__has_key="timeout_seconds")
         assert config_log.actor == "command"
         assert config_log.details["timeout_seconds"] == [30.0, 0.5]
+        # --seed seeds the injected callback and API faults too (docs/callbacks.md).
+        seeded = wait_for(lambda: PaymentLog.objects.filter(event="config", details__has_key="callbacks").first(),
+                          timeout=10, what="the seed to be written")
+        assert seeded.details["seed"] == [None, 3] and seeded.actor == "command"
         payment = make_payment()
         wait_for(lambda: Payment.objects.get(pk=payment.pk).is_final, timeout=10, what="the daemon to settle")
         assert Payment.objects.get(pk=payment.pk).status == "failed"
