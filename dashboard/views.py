@@ -18,11 +18,12 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from payments import outcomes, providers, services, validation
+from payments import callbacks, outcomes, providers, services, validation
 from payments.filters import Filter
 from payments.models import CallbackDelivery, Payment, PaymentLog
 from payments.models import MomoApiUser
 from payments.momo.errors import MomoError
+from payments.momo.auth import parse_user_id
 from payments.momo.parsing import callback_host
 from payments.selectors import callback_snapshot, momo_users, newest_waiting_payment, payment_by_reference, payment_snapshot, settings_snapshot, simulator_settings
 from payments.worker import settle_all as settle_all_now
@@ -83,6 +84,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         **presenter_context(),
         "callbacks_html": mark_safe(callbacks_panel.render_all(snapshot["callbacks"])),
         "callbacks_shown": callbacks_panel.CALLBACKS_SHOWN,
+        "callback_setting_names": [(name, setting.help) for name, setting in callbacks.SETTINGS.items()],
     }
     return render(request, PAGE, context)
 
@@ -322,3 +324,23 @@ def callback_resend(request: HttpRequest, delivery_id: int) -> HttpResponse:
         return toast(f"Not resent: {exc}.", level="warn", status=409)
     row = callbacks_panel.render(callback_snapshot(delivery), oob=True)
     return toast(f"Callback for payment {_short(delivery.payment.reference)} resent now.", extra=row)
+
+
+@require_POST
+@staff_required
+def callback_settings_save(request: HttpRequest) -> HttpResponse:
+    """One live callback setting, globally or for one API user (empty value: the default)."""
+    user = None
+    if request.POST.get("api_user"):
+        user = MomoApiUser.objects.filter(pk=parse_user_id(request.POST["api_user"])).first()
+        if user is None:
+            return toast("No MoMo API user with that id.", level="error", status=404)
+    name, value = request.POST.get("name", ""), request.POST.get("value", "").strip()[:200]
+    if not value:
+        value = None if user else callbacks.SETTINGS[name].default if name in callbacks.SETTINGS else value
+    try:
+        values = services.callback_settings_update(actor=actor_of(request), momo_user=user, **{name: value})
+    except callbacks.SettingError as exc:
+        return toast(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", level="error", status=422)
+    scope = f"API user {_short(user.pk)}" if user else "every API user"
+    return toast(f"Callbacks for {scope}: {name} is now {values[name]}.")

@@ -139,3 +139,31 @@ def test_api_latency_is_added_to_each_call(db, client, settings):
     reference, created = momo.request_to_pay()
     assert created.status == 202 and momo.status(reference).status == 200
     assert time.monotonic() - started >= 0.6
+
+
+def test_an_operator_sets_faults_from_the_dashboard_globally_and_per_api_user(client, operator, customer):
+    user = api_user()
+    client.force_login(operator)
+    page = client.get("/dashboard/").content.decode()
+    assert 'id="callback-setting"' in page and f'value="{user.pk}"' in page and ">duplicates<" in page
+
+    answer = client.post("/dashboard/callbacks/settings/", {"api_user": str(user.pk), "name": "duplicates", "value": "3"})
+    assert answer.status_code == 200 and "duplicates is now 3" in answer.content.decode()
+    assert callbacks.effective(user.pk)["duplicates"] == 3 and callbacks.effective()["duplicates"] == 1
+    answer = client.post("/dashboard/callbacks/settings/", {"name": "schedule", "value": "once"})
+    assert answer.status_code == 200 and callbacks.effective(user.pk)["schedule"] == "once"
+    logged = PaymentLog.objects.filter(event=PaymentLog.Event.CONFIG, details__has_key="callbacks")
+    assert {(log.actor, log.details["callbacks"]) for log in logged} == {
+        ("operator:operator", str(user.pk)), ("operator:operator", "global")
+    }
+
+    bad = client.post("/dashboard/callbacks/settings/", {"name": "drop_rate", "value": "lots"})
+    assert bad.status_code == 422 and "Drop_rate must be a number from 0 to 1" in bad.content.decode()
+    assert client.post("/dashboard/callbacks/settings/", {"api_user": "nobody", "name": "duplicates", "value": "2"}).status_code == 404
+    assert callbacks.effective()["drop_rate"] == 0 and logged.count() == 2
+    reset = client.post("/dashboard/callbacks/settings/", {"api_user": str(user.pk), "name": "duplicates", "value": ""})
+    assert reset.status_code == 200 and callbacks.effective(user.pk)["duplicates"] == 1
+
+    client.force_login(customer)
+    assert client.post("/dashboard/callbacks/settings/", {"name": "drop_rate", "value": "1"}).status_code == 403
+    assert callbacks.effective()["drop_rate"] == 0
