@@ -89,7 +89,8 @@ def test_it_retries_on_the_momo_once_and_custom_schedules():
 
 @pytest.mark.slow
 def test_it_sends_the_callback_while_the_status_call_still_says_pending(start_demo, receiver):
-    server = start_demo(1, MOMO_SUBSCRIPTION_KEY=SUBSCRIPTION_KEY)
+    # Success rate 1: the outcome is decided, not drawn (a 10 % failure draw once made it FAILED).
+    server = start_demo(1, "--success-rate", "1", MOMO_SUBSCRIPTION_KEY=SUBSCRIPTION_KEY)
     client = HttpMomoClient(server.base_url).provision(callback_host=HOST)
     client.get_token()
     services.callback_settings_update(actor="test", momo_user=MomoApiUser.objects.get(pk=client.user_id), status_lag_seconds=3)
