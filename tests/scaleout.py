@@ -14,7 +14,6 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from tests.support import (
     child_env,
     django_script,
     free_port,
+    http_json,
     manage,
     missing_service,
     postgres_admin,
@@ -154,17 +154,7 @@ class Server(ServerProcess):
 
     def request(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         """GET (or POST `body` as JSON); returns the status and the JSON (or text) answer."""
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base_url + path, data=data, headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, raw = error.code, error.read()
-        try:
-            return status, json.loads(raw or b"null")
-        except ValueError:
-            return status, raw.decode(errors="replace")
+        return http_json("GET" if body is None else "POST", self.base_url + path, body)
 
     def get(self, path: str) -> tuple[int, Any]:
         return self.request(path)
@@ -209,13 +199,15 @@ class Stack:
 
     def operator_session(self) -> str:
         """A logged-in staff session id, as the browser would hold after /accounts/login/."""
+        self.script("from payments.services import operator_ensure; operator_ensure()")
+        return self.session_of("operator")
+
+    def session_of(self, username: str) -> str:
+        """A logged-in session id of an existing user, as its browser would hold."""
         return self.script(
-            "from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY\n"
+            "from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model\n"
             "from django.contrib.sessions.backends.db import SessionStore\n"
-            "from payments.services import operator_ensure\n"
-            "from django.contrib.auth import get_user_model\n"
-            "operator_ensure()\n"
-            "user = get_user_model().objects.get(username='operator')\n"
+            f"user = get_user_model().objects.get(username={username!r})\n"
             "session = SessionStore()\n"
             "session[SESSION_KEY] = str(user.pk)\n"
             "session[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'\n"

@@ -121,17 +121,7 @@ def test_it_closes_a_dashboard_on_another_process_when_its_operator_is_demoted(
         "from django.contrib.auth import get_user_model\n"
         "get_user_model().objects.create_user('watcher', password='wa-pass-123', is_staff=True)\n"
     )
-    watcher = stack.script(
-        "from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model\n"
-        "from django.contrib.sessions.backends.db import SessionStore\n"
-        "user = get_user_model().objects.get(username='watcher')\n"
-        "session = SessionStore()\n"
-        "session[SESSION_KEY] = str(user.pk)\n"
-        "session[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'\n"
-        "session[HASH_SESSION_KEY] = user.get_session_auth_hash()\n"
-        "session.create()\n"
-        "print(session.session_key)\n"
-    ).strip()
+    watcher = stack.session_of("watcher")
 
     def demote(_session: str) -> None:
         # Another process (as the admin or a shell would): a User save with is_staff off.

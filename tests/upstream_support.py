@@ -19,32 +19,15 @@ def use_upstream(settings, httpserver, *, callback_base: str = "http://127.0.0.1
 
 # --- two real processes: B (a LiveSettle simulator serving the MoMo API), A (its client) --
 
-import json  # noqa: E402
 import sqlite3  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
 import uuid  # noqa: E402
 from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from tests.support import ServerProcess, child_env, free_port, manage  # noqa: E402
+from tests.support import ServerProcess, child_env, free_port, http_json, manage  # noqa: E402
 
 B_SUBSCRIPTION_KEY = "b" * 32
-
-
-def http_json(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else (b"" if method in ("POST", "PUT") else None)
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, raw.decode(errors="replace")
 
 
 class Upstream(ServerProcess):
