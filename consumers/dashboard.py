@@ -257,9 +257,9 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             if shown is not None and snapshot["updated_at"] <= shown:
                 continue  # never an older state after a newer one
             if shown is not None:
-                fragments.append(callbacks_panel.render(snapshot, oob=True))
+                fragments.append(rendering.callback_row(snapshot, callbacks_panel.render, oob=True))
             elif not self.callbacks or snapshot["id"] > min(self.callbacks):
-                row = callbacks_panel.render(snapshot)
+                row = rendering.callback_row(snapshot, callbacks_panel.render, oob=False)
                 fragments.append(f'<div id="callback-rows" hx-swap-oob="afterbegin">{row}</div>')
             else:
                 continue  # older than every row shown: not on the panel

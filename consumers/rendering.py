@@ -66,3 +66,9 @@ def payment_json(snapshot: dict[str, Any], *, public: bool = False) -> str:
 def fragment(template: str, snapshot: dict[str, Any], context: Callable[[dict], dict]) -> str:
     key = (template, snapshot["reference"], snapshot["version"])
     return _remember(key, lambda: render_to_string(template, context(snapshot)))
+
+
+def callback_row(snapshot: dict[str, Any], render: Callable[..., str], *, oob: bool) -> str:
+    """A callbacks-panel row, rendered once per process per state however many dashboards get it."""
+    state = f"{snapshot['updated_at']}:{snapshot['status']}:{snapshot['attempts']}:{oob}"
+    return _remember(("callback", str(snapshot["id"]), state), lambda: render(snapshot, oob=oob))

@@ -275,3 +275,28 @@ async def test_a_page_open_before_a_burst_four_pages_long_sees_every_settlement_
     except AssertionError:
         raise AssertionError(f"{len(seen & refs)} of 200 shown, counted {getattr(all_shown_and_counted, 'total', 0)}") from None
     await socket.disconnect()
+
+
+async def test_it_renders_a_callback_row_once_per_state_for_every_dashboard(staff_client, monkeypatch):
+    from regions import callbacks as callbacks_panel
+
+    dashboards = [await connected(staff_client) for _ in range(3)]
+    for socket in dashboards:
+        await socket.receive_from(timeout=5)
+    renders: list[bool] = []
+    render = callbacks_panel.render
+    monkeypatch.setattr(callbacks_panel, "render", lambda s, oob=False: renders.append(oob) or render(s, oob=oob))
+    pending = {
+        "id": 987654, "reference": "00000000-0000-4000-8000-000000000001", "url": "http://127.0.0.1:9/cb",
+        "method": "POST", "copy": 1, "status": "pending", "attempts": 0, "last_status_code": None,
+        "last_error": "", "last_latency_ms": None, "next_attempt_at": None,
+        "updated_at": "2026-12-02T06:00:00.000001+00:00",
+    }
+    failing = {**pending, "attempts": 1, "last_status_code": 500, "updated_at": "2026-12-02T06:00:01.000001+00:00"}
+    for state in (pending, failing):
+        await get_channel_layer().group_send(DASHBOARD_GROUP, {"type": "callbacks.updated", "callbacks": [state]})
+        for socket in dashboards:
+            await receive_until(socket, lambda m: 'id="callback-987654"' in m, what="the callback row")
+    assert renders == [False, True]  # inserted once, then changed in place once: not once per dashboard
+    for socket in dashboards:
+        await socket.disconnect()
