@@ -36,6 +36,8 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from payments import events
+
 logger = logging.getLogger("consumers.resync")
 
 PROBE_EVERY = 1.0
@@ -108,7 +110,7 @@ class LayerWatch:
                 self.joined = True
             self.arrived.clear()
             self.token = uuid.uuid4().hex
-            await layer.group_send(self.group, {"type": "resync.probe", "token": self.token})
+            await events.send_now(events.resync_probe(self.group, self.token), layer=layer)
             await asyncio.wait_for(self.arrived.wait(), timeout=PROBE_TIMEOUT)
         except asyncio.CancelledError:
             raise

@@ -15,6 +15,10 @@ Messages on the channel layer (all carry snapshots, so consumers never query per
   settings change or callbacks fall due, so a sleeping worker recomputes its next due time.
 - to `user-<id>`: {"type": "user.revoked", "session": tag} when that user logs out or
   loses staff or active: its staff sockets close (consumers/access.py).
+- to `healthz` (a group nobody joins): {"type": "healthz.probe"}, sent at once by
+  `/healthz` (payments/health.py) to see the layer answer.
+- to a server process's own `resync-probe-<hex>` group: {"type": "resync.probe", "token": ...},
+  sent at once by its layer watch (consumers/resync.py) to see a push get through.
 
 The channel layer delivers at most once; every page resyncs from the database on
 (re)connect, so a lost message delays a page, it never leaves it wrong.
@@ -31,6 +35,7 @@ from django.db import transaction
 logger = logging.getLogger("payments.events")
 
 DASHBOARD_GROUP = "dashboard"
+HEALTHZ_GROUP = "healthz"  # nobody joins it: a send to it is a round trip to the layer
 WORKER_GROUP = "settlement-workers"
 PAGES_GROUP = "pages"  # every checkout and phone page: told when the demo is reset
 WAKE = {"type": "worker.wake"}
@@ -88,6 +93,15 @@ def demo_reset() -> list[Event]:
     return [(DASHBOARD_GROUP, message), (PAGES_GROUP, message), (WORKER_GROUP, WAKE)]
 
 
+def healthz_probe() -> list[Event]:
+    return [(HEALTHZ_GROUP, {"type": "healthz.probe"})]
+
+
+def resync_probe(group: str, token: str) -> list[Event]:
+    """The layer watch's probe to its own group: `token` tells this probe from a late one."""
+    return [(group, {"type": "resync.probe", "token": token})]
+
+
 def send_event_on_commit(events: list[Event]) -> None:
     """Push `events` once the current transaction commits (never, if it rolls back).
 
@@ -96,14 +110,16 @@ def send_event_on_commit(events: list[Event]) -> None:
     transaction.on_commit(partial(send_events, events))
 
 
-async def _send_all(events: list[Event]) -> None:
-    layer = get_channel_layer()
+async def send_now(events: list[Event], *, layer: Any = None) -> None:
+    """Send `events` at once, from async code, and raise if the layer fails: for probes,
+    which want to know, and for the on-commit path below. `layer`: the caller's own."""
+    layer = get_channel_layer() if layer is None else layer
     for group, message in events:
         await layer.group_send(group, message)
 
 
 def send_events(events: list[Event]) -> None:
     try:
-        async_to_sync(_send_all)(events)
+        async_to_sync(send_now)(events)
     except Exception as exc:  # the commit stands; pages converge when they resync
         logger.warning("push failed (%s): %s", type(exc).__name__, exc)

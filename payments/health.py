@@ -1,11 +1,10 @@
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from payments import providers
+from payments import events, providers
 from payments.selectors import worker_status
 
 
@@ -19,14 +18,10 @@ def _database() -> tuple[str, str]:
     return "ok", worker
 
 
-async def _layer_probe() -> None:
-    # A send to an empty group still makes a round trip to Redis (a no-op in memory).
-    await get_channel_layer().group_send("healthz", {"type": "healthz.probe"})
-
-
 def _channel_layer() -> str:
+    # A send to an empty group still makes a round trip to Redis (a no-op in memory).
     try:
-        async_to_sync(_layer_probe)()
+        async_to_sync(events.send_now)(events.healthz_probe())
     except Exception as exc:
         return f"down: {type(exc).__name__}"
     return "ok"

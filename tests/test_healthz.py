@@ -31,7 +31,7 @@ def test_it_answers_503_when_the_channel_layer_is_down(client, monkeypatch):
         async def group_send(self, group, message):
             raise ConnectionError("Error 111 connecting to 127.0.0.1:6379")
 
-    monkeypatch.setattr("payments.health.get_channel_layer", lambda: DownLayer())
+    monkeypatch.setattr("payments.events.get_channel_layer", lambda: DownLayer())
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["channel_layer"].startswith("down")
