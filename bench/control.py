@@ -205,7 +205,7 @@ def momo_tokens(count: int) -> list[str]:
 
     Their payments settle far in the future, so settling does not load the measured window.
     """
-    from payments.momo.auth import issue_token
+    from momo.auth import issue_token
     from payments.services import momo_credentials_create, settings_update
 
     settings_update(actor="command", timeout_seconds=86_400)

@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "payments",
+    "presenter",
     "consumers",
     "dashboard",
 ]
@@ -335,10 +336,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # The MoMo Collections paths are plain Django views; payments/momo/openapi.py describes them.
+    # The MoMo Collections paths are plain Django views; momo/openapi.py describes them.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "payments.momo.openapi.add_momo_paths",
+        "momo.openapi.add_momo_paths",
     ],
     "TAGS": [
         {"name": "api", "description": "LiveSettle's own REST API."},
@@ -369,7 +370,7 @@ PAYMENT_CURRENCIES = [
 PAYMENT_EXPIRY_SECONDS = int(os.environ.get("PAYMENT_EXPIRY_SECONDS", "300"))
 DEMO_OPERATOR_USERNAME = os.environ.get("DEMO_OPERATOR_USERNAME", "").strip() or "operator"
 DEMO_OPERATOR_PASSWORD = os.environ.get("DEMO_OPERATOR_PASSWORD", "")
-# The MoMo Collections API (payments/momo/): subscription keys (comma-separated; unset: one
+# The MoMo Collections API (momo/): subscription keys (comma-separated; unset: one
 # generated once and kept in .momo-subscription-key), token lifetime, rate limits, and the
 # target environments besides `sandbox` (EUR) with the currency each one takes.
 MOMO_SUBSCRIPTION_KEYS = [k.strip() for k in os.environ.get("MOMO_SUBSCRIPTION_KEY", "").split(",") if k.strip()]

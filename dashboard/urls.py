@@ -5,7 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from dashboard import views as dashboard_views
 from checkout import phone
 from checkout import views as checkout
-from payments import api, health, upstream_callback
+from api import views as api
+from payments import health, upstream_callback
 
 urlpatterns = [
     path("", checkout.checkout, name="checkout"),
@@ -47,6 +48,6 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
-    # Last: MoMo's own paths at the root (payments/momo/urls.py), as MTN serves them.
-    path("", include("payments.momo.urls")),
+    # Last: MoMo's own paths at the root (momo/urls.py), as MTN serves them.
+    path("", include("momo.urls")),
 ]

@@ -22,15 +22,13 @@ from payments import callbacks, outcomes, providers, services, validation
 from payments.filters import Filter
 from payments.models import CallbackDelivery, Payment, PaymentLog
 from payments.models import MomoApiUser
-from payments.momo.errors import MomoError
-from payments.momo.auth import parse_user_id
-from payments.momo.parsing import callback_host
+from momo.auth import parse_user_id
 from payments.selectors import callback_snapshot, momo_users, newest_waiting_payment, payment_by_reference, payment_snapshot, settings_snapshot, simulator_settings
 from payments.worker import settle_all as settle_all_now
 from checkout.phone import phone_path, public_base
 from checkout.qr import qr_svg
-from dashboard import presenter
-from payments import scenarios
+from presenter import runner as presenter
+from presenter import scenarios
 from regions import callbacks as callbacks_panel, counters, payment_row, settings_panel
 
 PAGE = "dashboard/dashboard.html"
@@ -297,14 +295,13 @@ def settings_save(request: HttpRequest) -> HttpResponse:
 def momo_client_create(request: HttpRequest) -> HttpResponse:
     """One click: a new MoMo API user and its key, shown in the panel this once."""
     try:
-        host = callback_host(request.POST.get("callback_host", "") or "localhost")
         user, api_key = services.momo_credentials_create(
-            provider_callback_host=host,
+            provider_callback_host=request.POST.get("callback_host", "") or "localhost",
             reason_format=request.POST.get("reason_format", "") or MomoApiUser.ReasonFormat.STRING,
             actor=actor_of(request),
         )
-    except MomoError as exc:
-        return toast(exc.message, level="error", status=422)
+    except services.InvalidValue as exc:
+        return toast(str(exc), level="error", status=422)
     except services.PaymentError as exc:
         return toast(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", level="error", status=422)
     created = {"api_user": str(user.id), "api_key": api_key, "host": user.provider_callback_host}

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from payments.errors import SettingError
 from payments.models import CallbackDelivery, CallbackSettings, MomoApiUser, Payment
 
 MOMO_SCHEDULE = "momo"
@@ -28,10 +29,6 @@ MAX_CUSTOM_RETRIES = 100
 MAX_DUPLICATES = 20
 BODY_READ_LIMIT = 4096  # bytes of a receiver's answer read, at most
 LEASE_MARGIN = timedelta(seconds=5)  # a claim outlives the send's timeout by this much
-
-
-class SettingError(ValueError):
-    """A bad value for a callback setting; the message says what is allowed."""
 
 
 def _number(low: float, high: float, *, integer: bool = False) -> Callable[[Any], float]:

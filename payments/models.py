@@ -81,7 +81,7 @@ class Payment(models.Model):
     next_check_at = models.DateTimeField(null=True, blank=True)
     upstream_submitted_at = models.DateTimeField(null=True, blank=True)
     upstream_attempts = models.PositiveIntegerField(default=0)
-    # Set for payments made through the MoMo Collections API (payments/momo/).
+    # Set for payments made through the MoMo Collections API (momo/).
     momo_user = models.ForeignKey(MomoApiUser, null=True, blank=True, related_name="payments", on_delete=models.PROTECT)
     payer_message = models.CharField(max_length=160, blank=True, default="")
     payee_note = models.CharField(max_length=160, blank=True, default="")

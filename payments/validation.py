@@ -30,6 +30,7 @@ import math
 import re
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -146,6 +147,24 @@ def clean_phone(value: object) -> str:
 
 def clean_external_id(value: object) -> str:
     return clean_text(value, label="External id", max_length=64)
+
+
+def clean_callback_host(value: object) -> str:
+    """providerCallbackHost: a host name; a full URL is tolerated and reduced to its host."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("providerCallbackHost is required: the host your callbacks go to.")
+    problem = text_problem(value)
+    if problem:
+        raise ValidationError(f"providerCallbackHost {problem}.")
+    host = value.strip()
+    if "://" in host:
+        try:
+            host = urlsplit(host).hostname or ""
+        except ValueError:
+            host = ""
+    if not host or len(host) > 255 or re.search(r"[\s/?#@]", host) or _UNSAFE.search(host):
+        raise ValidationError("providerCallbackHost must be a host name such as example.com.")
+    return host.lower()
 
 
 def clean_ascii_number(value: object, *, label: str) -> str:

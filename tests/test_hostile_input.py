@@ -315,7 +315,7 @@ SCENARIO_BOOKINGS = [
 
 @pytest.mark.parametrize(("case", "booking", "words"), SCENARIO_BOOKINGS, ids=[c[0] for c in SCENARIO_BOOKINGS])
 def test_it_applies_the_booking_rule_to_scenario_files(tmp_path, case, booking, words):
-    from payments import scenarios
+    from presenter import scenarios
 
     path = tmp_path / "bad.yaml"
     path.write_text(f"timeline:\n  - {{at: 0, create: {{booking: {booking}}}}}\n")

@@ -1,7 +1,10 @@
 """The dependencies point one way (shared/DESIGN.md, "Layout").
 
 Read from the source with `ast`, every import counted, a function's late import too:
-- the domain (`payments`) imports neither `consumers` nor `dashboard`;
+- each top-level package imports only the packages `ALLOWED` names for it: the domain
+  (`payments`) none, the wire APIs (`momo`, `api`), the presenter's tools and the regions
+  the domain only, the pages and consumers the domain and the regions; `dashboard` (the
+  Django project: settings, URLs, the operator's views) and `bench` sit on top;
 - no consumer module imports a views module (both import the region in `regions/`);
 - the top-level packages import each other without a cycle.
 """
@@ -14,6 +17,19 @@ ROOT = Path(__file__).resolve().parent.parent
 # Django configuration names the project's modules by string (ROOT_URLCONF,
 # ASGI_APPLICATION); those are not imports, and nothing here treats them as such.
 VIEW_MARKERS = ("django.views", "django.shortcuts", "rest_framework.decorators")
+TOP = None  # a package that may import any other (the project and its tools)
+ALLOWED: dict[str, set[str] | None] = {
+    "payments": set(),
+    "momo": {"payments"},
+    "api": {"payments"},
+    "presenter": {"payments"},
+    "regions": {"payments"},
+    "checkout": {"payments", "regions"},
+    "consumers": {"payments", "regions"},
+    "dashboard": TOP,
+    "bench": TOP,
+    "tests": TOP,
+}
 
 
 def modules(root: Path) -> dict[str, Path]:
@@ -72,8 +88,9 @@ def violations(root: Path) -> list[str]:
     problems = []
     for module, targets in sorted(graph.items()):
         for target in sorted(targets):
-            if top(module) == "payments" and top(target) in {"consumers", "dashboard"}:
-                problems.append(f"the domain imports a page: {module} -> {target}")
+            allowed = ALLOWED.get(top(module), set())
+            if allowed is not TOP and top(target) != top(module) and top(target) not in allowed:
+                problems.append(f"{top(module)} may not import {top(target)}: {module} -> {target}")
             if top(module) == "consumers" and is_views_module(target, found[target]):
                 problems.append(f"a consumer imports a views module: {module} -> {target}")
     packages: dict[str, set[str]] = {}
@@ -98,8 +115,14 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return list(found.values())
 
 
-def test_it_finds_the_domain_free_of_pages_and_no_package_cycle():
+def test_it_finds_every_package_importing_only_what_it_may_and_no_cycle():
     assert violations(ROOT) == []
+
+
+def test_it_knows_the_direction_of_every_top_level_package():
+    """A new package must be given its place in `ALLOWED` (or it may import nothing)."""
+    packages = {name.partition(".")[0] for name in modules(ROOT)}
+    assert packages <= set(ALLOWED), f"add to ALLOWED: {sorted(packages - set(ALLOWED))}"
 
 
 def test_it_would_catch_each_kind_of_wrong_import(tmp_path):
@@ -115,12 +138,24 @@ def test_it_would_catch_each_kind_of_wrong_import(tmp_path):
         "checkout/views.py": "from django.shortcuts import render\nfrom payments import services\n",
         "dashboard/__init__.py": "",
         "dashboard/asgi.py": "from consumers import checkout\n",
+        "momo/__init__.py": "",
+        "momo/views.py": "from presenter import scenarios\n",
+        "presenter/__init__.py": "",
+        "presenter/scenarios.py": "",
+        "api/__init__.py": "",
+        "api/views.py": "from momo.errors import MomoError\n",
+        "momo/errors.py": "",
+        "regions/__init__.py": "",
+        "regions/counters.py": "from checkout import views\n",
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     problems = violations(tmp_path)
-    assert "the domain imports a page: payments.services -> consumers.broadcast" in problems
-    assert "the domain imports a page: payments.worker -> dashboard.asgi" in problems
+    assert "payments may not import consumers: payments.services -> consumers.broadcast" in problems
+    assert "payments may not import dashboard: payments.worker -> dashboard.asgi" in problems
+    assert "momo may not import presenter: momo.views -> presenter.scenarios" in problems
+    assert "api may not import momo: api.views -> momo.errors" in problems
+    assert "regions may not import checkout: regions.counters -> checkout.views" in problems
     assert "a consumer imports a views module: consumers.checkout -> checkout.views" in problems
     assert any(p.startswith("a cycle between packages:") and "payments" in p for p in problems)

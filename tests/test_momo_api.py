@@ -11,7 +11,7 @@ from django.test import Client
 
 from payments import services
 from payments.models import MomoApiUser, Payment, PaymentLog
-from payments.momo import auth
+from momo import auth
 from tests.momo_support import RTP_BODY, SUBSCRIPTION_KEY, DjangoMomoClient, basic
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 import pytest
 
-from payments import scenarios
+from presenter import scenarios
 from payments.models import Payment, PaymentLog
 from payments.selectors import simulator_settings
 from tests.conftest import sqlite_url_of_test_db

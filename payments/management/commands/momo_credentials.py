@@ -6,8 +6,6 @@ from django.core.management.base import CommandError
 from payments import services
 from payments.management.flags import SimulatorCommand
 from payments.models import MomoApiUser
-from payments.momo.errors import MomoError
-from payments.momo.parsing import callback_host
 
 
 def credentials_text(user: MomoApiUser, api_key: str, *, indent: str = "") -> str:
@@ -30,13 +28,13 @@ class Command(SimulatorCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            host = callback_host(options["callback_host"])
             user, api_key = services.momo_credentials_create(
-                provider_callback_host=host, target_environment=options["target_environment"],
+                provider_callback_host=options["callback_host"], target_environment=options["target_environment"],
                 reason_format=options["reason_format"], actor="command",
             )
-        except MomoError as exc:
-            raise CommandError(f"--callback-host: {exc.message}", returncode=2) from None
+        except services.InvalidValue as exc:
+            flag = "--callback-host: " if exc.field == "provider_callback_host" else ""
+            raise CommandError(f"{flag}{exc}", returncode=2) from None
         except services.PaymentError as exc:
             raise CommandError(str(exc), returncode=2) from None
         self.stdout.write(credentials_text(user, api_key), ending="")

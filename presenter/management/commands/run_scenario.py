@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from payments import scenarios
+from presenter import scenarios
 from payments.management.flags import SimulatorCommand, positive_seconds
 
 

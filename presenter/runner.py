@@ -13,7 +13,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 
-from payments import scenarios
+from presenter import scenarios
 
 logger = logging.getLogger("payments.presenter")
 

@@ -1,6 +1,7 @@
-"""The MoMo wire format of a payment: the status call's body (and, later, a callback's).
+"""The MoMo wire format of a payment: the status call's body, which a callback also carries.
 
-Plain functions of a Payment, no HTTP: the domain may import this module.
+Plain functions of a Payment, no HTTP: the domain writes it into the callback outbox and
+the MoMo API (momo/) answers with it.
 """
 
 from decimal import Decimal
@@ -14,19 +15,6 @@ MOMO_STATUS = {
     Payment.Status.SUCCESSFUL: "SUCCESSFUL",
     Payment.Status.FAILED: "FAILED",
 }
-
-# What the basicuserinfo call answers for any number without a test case of its own.
-SANDBOX_PERSON = {
-    "sub": "0",
-    "name": "Sand Box",
-    "given_name": "Sand",
-    "family_name": "Box",
-    "birthdate": "1976-08-13",
-    "locale": "sv_SE",
-    "gender": "MALE",
-    "updated_at": 1700000000,
-}
-
 
 def amount_text(amount: Decimal) -> str:
     """As MoMo echoes amounts: "100", "100.5" (no exponent, no trailing zeros)."""
@@ -57,11 +45,3 @@ def status_json(payment: Payment, reason_format: str = MomoApiUser.ReasonFormat.
     elif payment.status == Payment.Status.FAILED:
         body["reason"] = reason(payment.reason, reason_format)
     return body
-
-
-def balance_json(total: Decimal, currency: str) -> dict[str, str]:
-    return {"availableBalance": amount_text(total), "currency": currency}
-
-
-def api_user_json(user: MomoApiUser) -> dict[str, str]:
-    return {"providerCallbackHost": user.provider_callback_host, "targetEnvironment": user.target_environment}

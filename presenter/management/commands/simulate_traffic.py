@@ -3,7 +3,7 @@ import signal
 import time
 from typing import Any
 
-from payments import scenarios
+from presenter import scenarios
 from payments.management.flags import SimulatorCommand, positive_seconds
 
 

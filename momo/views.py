@@ -21,8 +21,8 @@ from django.views.decorators.csrf import csrf_exempt
 from payments import callbacks, outcomes, ratelimit, services
 from payments.middleware import OUTAGES
 from payments.models import MomoApiUser, Payment
-from payments.momo import auth, parsing
-from payments.momo.errors import (
+from momo import auth, parsing
+from momo.errors import (
     ROUTE_NOT_FOUND,
     GatewayError,
     MomoError,
@@ -31,7 +31,8 @@ from payments.momo.errors import (
     error_response,
     not_found,
 )
-from payments.momo.serializers import SANDBOX_PERSON, api_user_json, balance_json, status_json
+from momo.serializers import SANDBOX_PERSON, api_user_json, balance_json
+from payments.wire import status_json
 from payments.selectors import momo_balance, momo_payment
 
 logger = logging.getLogger("payments.outage")

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from payments import validation
 from payments.models import MomoApiUser, Payment
-from payments.momo.errors import GatewayError, MomoError, bad_request
+from momo.errors import GatewayError, MomoError, bad_request
 
 MAX_BODY = 4096  # bytes; a request to pay is a few hundred
 MAX_MESSAGE = 160
@@ -95,18 +95,13 @@ def callback_url(value: str | None, user: MomoApiUser) -> str:
 
 
 def callback_host(value: Any) -> str:
-    """providerCallbackHost: a host name; a full URL is tolerated and reduced to its host."""
-    if not isinstance(value, str) or not value.strip():
-        raise bad_request("INVALID_CALLBACK_HOST", "providerCallbackHost is required: the host your callbacks go to.")
-    host = safe_text(value, "providerCallbackHost").strip()
-    if "://" in host:
-        try:
-            host = urlsplit(host).hostname or ""
-        except ValueError:
-            host = ""
-    if not host or len(host) > 255 or re.search(r"[\s/?#@]", host) or _CONTROL.search(host):
-        raise bad_request("INVALID_CALLBACK_HOST", "providerCallbackHost must be a host name such as example.com.")
-    return host.lower()
+    """providerCallbackHost, by the shared rule (payments.validation), MoMo-shaped."""
+    if isinstance(value, str):
+        safe_text(value, "providerCallbackHost")
+    try:
+        return validation.clean_callback_host(value)
+    except ValidationError as exc:
+        raise bad_request("INVALID_CALLBACK_HOST", exc.messages[0]) from None
 
 
 def _text(body: dict[str, Any], name: str, limit: int) -> str:

@@ -7,7 +7,7 @@ else under `collection/` or `v1_0/` gets the gateway's JSON 404, not a Django pa
 
 from django.urls import re_path
 
-from payments.momo import views
+from momo import views
 
 SEGMENT = r"(?P<{}>[^/]+)"
 

@@ -18,7 +18,7 @@ from django.http import HttpRequest
 
 from payments import services
 from payments.models import MomoApiUser
-from payments.momo.errors import SUBSCRIPTION_INVALID, SUBSCRIPTION_MISSING, GatewayError, MomoError, TokenError
+from momo.errors import SUBSCRIPTION_INVALID, SUBSCRIPTION_MISSING, GatewayError, MomoError, TokenError
 
 TOKEN_SALT = "livesettle.momo.token"
 KEY_FRAGMENT = 12  # hex characters of the key hash a token is bound to

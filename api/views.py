@@ -25,7 +25,7 @@ from payments import ratelimit, services
 from payments.models import Payment
 from payments.network import client_ip
 from payments.selectors import payment_snapshot, public_snapshot
-from payments.serializers import CompleteSerializer, PaymentCreateSerializer, PaymentSerializer
+from api.serializers import CompleteSerializer, PaymentCreateSerializer, PaymentSerializer
 
 LIST_LIMIT = 100
 # Far above any valid body (booking details are at most 4 KiB), far below what hurts.

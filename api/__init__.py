@@ -1,0 +1,1 @@
+"""The REST API (`/api/payments/`): DRF views and serializers over the payment services."""

@@ -1,1 +1,0 @@
-"""The MTN MoMo Collections API, served at the server root (see docs/momo.md and shared MOMO.md)."""

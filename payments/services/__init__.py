@@ -1,0 +1,80 @@
+"""Every state change of LiveSettle, each in one transaction with its log row.
+
+Callers import from here (`from payments import services`); the modules split the write
+path by what it changes:
+- `lifecycle`: create, and the one transition to a final state (settle, force, expire,
+  approve, decline), with the callback outbox rows it writes; reset;
+- `upstream`: the status schedule of payments a real MoMo upstream decides;
+- `rules`: every range and the outcome/reason pair, written once;
+- `demo`: the live settings row and the operator account;
+- `credentials`: MoMo API users, keys and subscription keys;
+- `outbox`: claiming, recording and resending callback deliveries, and their settings.
+"""
+
+from payments.errors import IdempotencyConflict, InvalidValue, OperatorPasswordRejected, PaymentError, SettingError
+from payments.services.credentials import (
+    momo_credentials_create,
+    momo_demo_credentials,
+    momo_key_hash,
+    momo_subscription_keys,
+    momo_user_create,
+    momo_user_new_key,
+    payment_notify,
+)
+from payments.services.demo import operator_ensure, settings_update
+from payments.services.lifecycle import (
+    APPROVED,
+    DECLINED,
+    EXPIRED,
+    PAYER,
+    PIN_PATTERN,
+    UPSTREAM_DECIDES,
+    WRONG_PIN,
+    Decision,
+    WrongPin,
+    demo_reset,
+    payment_approve,
+    payment_create,
+    payment_create_idempotent,
+    payment_decline,
+    payment_expire,
+    payment_expire_many,
+    payment_force,
+    payment_force_many,
+    payment_log_skip,
+    payment_settle,
+    payment_settle_many,
+    request_fingerprint,
+)
+from payments.services.outbox import (
+    CALLBACK_PENDING,
+    callback_claim,
+    callback_record,
+    callback_resend,
+    callback_settings_update,
+)
+from payments.services.rules import (
+    DEFAULT_FAIL_REASON,
+    EXPIRY_RANGE,
+    FINAL_STATUSES,
+    PROCESSING,
+    SETTING_CHECKS,
+    SUCCESS_RATE_RANGE,
+    TIMEOUT_RANGE,
+    check_approval_mode,
+    check_expiry,
+    check_outcome,
+    check_paused,
+    check_success_rate,
+    check_timeout,
+)
+from payments.services.upstream import (
+    MOMO,
+    payment_check_now,
+    payment_lease_upstream,
+    payment_settle_upstream,
+    payment_upstream_accepted,
+    payment_upstream_later,
+)
+
+__all__ = [name for name in dir() if not name.startswith("_")]

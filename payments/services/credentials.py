@@ -1,0 +1,130 @@
+"""MoMo API users and their keys, subscription keys, and the API's side effects on payments."""
+
+import hashlib
+import os
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from payments import validation
+from payments.errors import InvalidValue, PaymentError
+from payments.models import MomoApiUser, Payment, PaymentLog
+
+
+def momo_key_hash(api_key: str) -> str:
+    """API keys are 128 random bits, so an unsalted sha256 is safe and keeps the token call fast."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def momo_subscription_keys() -> list[str]:
+    """`MOMO_SUBSCRIPTION_KEY` (comma-separated), else one generated once and kept, like the
+    operator's password, in a 0600 file beside the code (every process of a deployment reads it)."""
+    if settings.MOMO_SUBSCRIPTION_KEYS:
+        return list(settings.MOMO_SUBSCRIPTION_KEYS)
+    secret_file = settings.BASE_DIR / ".momo-subscription-key"
+    try:
+        key = secret_file.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    if not key:
+        key = secrets.token_hex(16)
+        try:
+            # O_EXCL: two processes starting at once agree on the first one's key.
+            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return momo_subscription_keys()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+    return [key]
+
+
+def momo_user_create(
+    *,
+    user_id: uuid.UUID,
+    provider_callback_host: str,
+    target_environment: str = "sandbox",
+    reason_format: str = MomoApiUser.ReasonFormat.STRING,
+    actor: str,
+) -> MomoApiUser:
+    """Provision an API user (without a key yet). A reused id raises IntegrityError."""
+    try:
+        provider_callback_host = validation.clean_callback_host(provider_callback_host)
+    except ValidationError as exc:
+        raise InvalidValue("provider_callback_host", exc.messages[0]) from None
+    if target_environment not in settings.MOMO_ENVIRONMENTS:
+        known = ", ".join(settings.MOMO_ENVIRONMENTS)
+        raise PaymentError(f"unknown target environment {target_environment!r} (use one of {known})")
+    if reason_format not in MomoApiUser.ReasonFormat.values:
+        raise PaymentError(f"reason format must be 'string' or 'object', not {reason_format!r}")
+    with transaction.atomic():
+        user = MomoApiUser.objects.create(
+            id=user_id, provider_callback_host=provider_callback_host,
+            target_environment=target_environment, reason_format=reason_format,
+        )
+        PaymentLog.objects.create(
+            event=PaymentLog.Event.MOMO_USER,
+            actor=actor,
+            details={"api_user": str(user.id), "created": provider_callback_host},
+        )
+    return user
+
+
+def momo_user_new_key(*, user: MomoApiUser, actor: str) -> str:
+    """A fresh API key for `user`, returned once; the old key and its tokens stop working."""
+    api_key = secrets.token_hex(16)
+    with transaction.atomic():
+        user.api_key_hash = momo_key_hash(api_key)
+        user.save(update_fields=["api_key_hash"])
+        PaymentLog.objects.create(
+            event=PaymentLog.Event.MOMO_USER, actor=actor, details={"api_user": str(user.id), "new_key": True}
+        )
+    return api_key
+
+
+def momo_credentials_create(
+    *,
+    provider_callback_host: str,
+    target_environment: str = "sandbox",
+    reason_format: str = MomoApiUser.ReasonFormat.STRING,
+    actor: str,
+) -> tuple[MomoApiUser, str]:
+    """What the dashboard's button and `momo_credentials` do: a new API user and its key."""
+    with transaction.atomic():
+        user = momo_user_create(
+            user_id=uuid.uuid4(), provider_callback_host=provider_callback_host,
+            target_environment=target_environment, reason_format=reason_format, actor=actor,
+        )
+        return user, momo_user_new_key(user=user, actor=actor)
+
+
+def momo_demo_credentials() -> tuple[MomoApiUser, str]:
+    """The demo's ready set: made once and kept (0600 file) so its values survive restarts."""
+    kept = settings.BASE_DIR / ".momo-demo-credentials"
+    try:
+        user_id, api_key = kept.read_text().split()
+        user = MomoApiUser.objects.filter(id=user_id).first()
+        if user is not None and user.api_key_hash == momo_key_hash(api_key):
+            return user, api_key
+    except (FileNotFoundError, ValueError):
+        pass
+    user, api_key = momo_credentials_create(provider_callback_host="localhost", actor="command")
+    kept.write_text(f"{user.id} {api_key}\n")
+    kept.chmod(0o600)
+    return user, api_key
+
+
+def payment_notify(*, payment: Payment, message: str, language: str = "", actor: str) -> None:
+    """A MoMo delivery notification to the payer: recorded on the payment's timeline."""
+    if not message or len(message) > 160:
+        raise PaymentError("a notification message is 1 to 160 characters")
+    PaymentLog.objects.create(
+        payment=payment,
+        event=PaymentLog.Event.NOTIFIED,
+        actor=actor,
+        from_status=payment.status,
+        to_status=payment.status,
+        details={"message": message, "language": language[:16]},
+    )

@@ -1,0 +1,315 @@
+"""The payment lifecycle: create, then one transition to a final state.
+
+A transition is a compare-and-set on `status='processing'`: whoever updates 0 rows lost
+the race (or found the simulator paused) and gets `PaymentError`. Broadcasts are
+registered on commit (`events.send_event_on_commit`), so nothing is pushed that did not
+commit. Settle, force, expire, approve and decline share one implementation, `_finalize`,
+batch or not; it also writes the callback outbox rows in the same transaction.
+"""
+
+import hashlib
+import json
+import re
+import secrets
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Case, Exists, F, Value, When
+from django.utils import timezone
+
+from payments import callbacks, events, outcomes, providers
+from payments.errors import IdempotencyConflict, InvalidValue, PaymentError
+from payments.models import CallbackDelivery, IdempotencyKey, MomoApiUser, Payment, PaymentLog, SimulatorSettings
+from payments.selectors import callback_snapshot, payment_snapshot, simulator_settings
+from payments.services.rules import FINAL_STATUSES, PROCESSING, check_outcome
+from payments.wire import status_json
+
+
+def payment_create(
+    *,
+    amount: Decimal,
+    currency: str,
+    phone_number: str,
+    external_id: str = "",
+    booking_details: dict[str, Any] | None = None,
+    actor: str = "api",
+    reference: uuid.UUID | None = None,
+    momo_user: MomoApiUser | None = None,
+    party_id_type: str = Payment.PartyIdType.MSISDN,
+    payer_message: str = "",
+    payee_note: str = "",
+    callback_url: str = "",
+    scripted: bool = False,
+    owner: Any = None,
+) -> Payment:
+    """Create a processing payment. A given `reference` that exists raises IntegrityError
+    (the unique constraint decides, so concurrent reuses of one reference create one)."""
+    config = simulator_settings()
+    now = timezone.now()
+    provider = providers.active().name
+    schedule = providers.schedule(
+        provider, phone_number=phone_number, now=now, timeout=config.timeout_seconds,
+        approval_mode=config.approval_mode,
+    )
+    if scripted:
+        # A scenario settles it at its own (scaled) time, with its own seeded outcome; the
+        # worker only expires it if the scenario stops first.
+        schedule["settle_at"] = None
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            reference=reference or uuid.uuid4(),
+            amount=amount,
+            currency=currency,
+            phone_number=phone_number,
+            party_id_type=party_id_type,
+            external_id=external_id,
+            booking_details=booking_details or {},
+            owner=owner,
+            provider=provider,
+            **schedule,
+            momo_user=momo_user,
+            payer_message=payer_message,
+            payee_note=payee_note,
+            callback_url=callback_url,
+            created_at=now,
+            updated_at=now,
+        )
+        PaymentLog.objects.create(
+            payment=payment,
+            event=PaymentLog.Event.CREATED,
+            actor=actor,
+            to_status=PROCESSING,
+            details={"timeout_seconds": config.timeout_seconds, "approval_mode": config.approval_mode},
+        )
+        events.send_event_on_commit(events.payment_created(payment_snapshot(payment)))
+    return payment
+
+
+def request_fingerprint(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def payment_create_idempotent(
+    *, scope: str, key: str, fingerprint: str, render: Any, **fields: Any
+) -> dict[str, Any]:
+    """Create once per (caller scope, key); returns the first response (`render` builds it)."""
+    try:
+        with transaction.atomic():
+            payment = payment_create(**fields)
+            response = render(payment)
+            IdempotencyKey.objects.create(
+                scope=scope, key=key, request_hash=fingerprint, payment=payment, response=response
+            )
+        return response
+    except IntegrityError:
+        # A concurrent request with the same key committed first; our payment rolled back.
+        record = IdempotencyKey.objects.filter(scope=scope, key=key).first()
+        if record is None:
+            raise
+    if record.request_hash != fingerprint:
+        raise IdempotencyConflict(key)
+    return record.response
+
+
+def _claimable(ids: list[int], *, respect_pause: bool):
+    claim = Payment.objects.filter(pk__in=ids, status=PROCESSING)
+    if respect_pause:
+        # Part of the same statement, so a committed pause stops every later settlement.
+        claim = claim.filter(~Exists(SimulatorSettings.objects.filter(paused=True)))
+    return claim
+
+
+def _transaction_id() -> str:
+    return str(secrets.randbelow(9 * 10**9) + 10**9)
+
+
+Decision = tuple[int, outcomes.Outcome]  # (payment id, what it settles to)
+
+
+def _finalize(
+    *,
+    decisions: list[Decision],
+    event: str,
+    actor: str,
+    respect_pause: bool,
+    transaction_ids: dict[int, str] | None = None,
+) -> list[Payment]:
+    """The one transition, processing -> final, for a batch (a batch of one is a batch).
+
+    In one transaction: a compare-and-set UPDATE per outcome that also bumps `version`, one
+    log insert, and one push registered on commit. If any payment was ended meanwhile (or,
+    with `respect_pause`, settlement is paused), PaymentError and nothing is written.
+    `transaction_ids`: ids an upstream gave its successful payments (else one is drawn).
+    """
+    given = transaction_ids or {}
+    now = timezone.now()
+    by_outcome: dict[outcomes.Outcome, list[int]] = defaultdict(list)
+    for payment_id, outcome in decisions:
+        if outcome.status not in FINAL_STATUSES:
+            raise PaymentError(f"{outcome.status!r} is not a final status")
+        by_outcome[outcome].append(payment_id)
+    with transaction.atomic():
+        for outcome, ids in by_outcome.items():
+            successful = outcome.status == Payment.Status.SUCCESSFUL
+            drawn = [When(pk=pk, then=Value(given.get(pk) or _transaction_id())) for pk in ids]
+            updated = _claimable(ids, respect_pause=respect_pause).update(
+                status=outcome.status,
+                reason="" if successful else outcome.reason,
+                financial_transaction_id=Case(*drawn, default=Value("")) if successful else "",
+                settled_at=now,
+                updated_at=now,
+                version=F("version") + 1,
+            )
+            if updated != len(ids):
+                raise PaymentError("already settled or paused" if respect_pause else "already settled")
+        # Read back inside the transaction: the rows as committed, versions included.
+        rows = Payment.objects.select_related("momo_user").in_bulk([payment_id for payment_id, _ in decisions])
+        payments = [rows[payment_id] for payment_id, _ in decisions]
+        PaymentLog.objects.bulk_create(
+            PaymentLog(
+                payment=payment,
+                event=event,
+                actor=actor,
+                from_status=PROCESSING,
+                to_status=payment.status,
+                details={"reason": payment.reason},
+            )
+            for payment in payments
+        )
+        _outbox(payments, now)
+        events.send_event_on_commit(events.payments_changed([payment_snapshot(p) for p in payments]))
+    return payments
+
+
+def _momo_status(payment: Payment) -> dict[str, Any]:
+    return status_json(payment, payment.momo_user.reason_format) if payment.momo_user_id else status_json(payment)
+
+
+def _outbox(payments: list[Payment], now: datetime) -> None:
+    """The callbacks of payments made final, in the transaction that made them so: no final
+    state without its pending delivery, no delivery for a change that rolled back."""
+    rows = callbacks.outbox_rows(payments, now=now, body_of=_momo_status)
+    if rows:
+        CallbackDelivery.objects.bulk_create(rows)
+        events.send_event_on_commit(events.callbacks_changed([callback_snapshot(row) for row in rows], wake=True))
+
+
+def payment_settle_many(*, decisions: list[Decision], actor: str) -> list[Payment]:
+    """The worker's batch, settled in one go; refused while paused (see `_finalize`)."""
+    return _finalize(decisions=decisions, event=PaymentLog.Event.SETTLED, actor=actor, respect_pause=True)
+
+
+def payment_settle(*, payment_id: int, outcome: outcomes.Outcome, actor: str) -> Payment:
+    """The worker's settlement of one payment: refused while the simulator is paused."""
+    return payment_settle_many(decisions=[(payment_id, outcome)], actor=actor)[0]
+
+
+def payment_force_many(*, decisions: list[Decision], actor: str) -> list[Payment]:
+    """An operator's (or a command's) decisions: immediate, paused or not."""
+    return _finalize(decisions=decisions, event=PaymentLog.Event.FORCED, actor=actor, respect_pause=False)
+
+
+UPSTREAM_DECIDES = "decided by the MoMo upstream, not here: it settles when the upstream answers"
+
+
+def payment_force(*, payment: Payment, outcome: str, reason: str = "", actor: str) -> Payment:
+    """An operator's (or a command's) decision on one payment: immediate, paused or not."""
+    decision = check_outcome(outcome, reason)
+    if payment.is_final:
+        raise PaymentError(f"already settled ({payment.status})")
+    if not providers.forceable(payment.provider):
+        raise PaymentError(UPSTREAM_DECIDES)
+    return payment_force_many(decisions=[(payment.pk, decision)], actor=actor)[0]
+
+
+EXPIRED = outcomes.Outcome(Payment.Status.FAILED, "EXPIRED")
+
+
+def payment_expire_many(*, payment_ids: list[int], actor: str) -> list[Payment]:
+    """Fail what is still processing after the expiry; refused while paused."""
+    decisions = [(payment_id, EXPIRED) for payment_id in payment_ids]
+    return _finalize(decisions=decisions, event=PaymentLog.Event.EXPIRED, actor=actor, respect_pause=True)
+
+
+def payment_expire(*, payment_id: int, actor: str) -> Payment:
+    return payment_expire_many(payment_ids=[payment_id], actor=actor)[0]
+
+
+def payment_log_skip(*, payment_id: int, actor: str, error: str) -> None:
+    """Record that a worker skipped a row it could not settle (it is not retried by it)."""
+    PaymentLog.objects.create(
+        payment_id=payment_id,
+        event=PaymentLog.Event.SKIPPED,
+        actor=actor,
+        details={"error": error[:500]},
+    )
+
+
+# --- the payer's phone ----------------------------------------------------------------
+
+PIN_PATTERN = re.compile(r"[0-9]{4,5}")
+WRONG_PIN = "0000"  # the simulator's "wrong PIN": shown on the phone and counted in the log
+PAYER = "payer"
+
+
+class WrongPin(PaymentError):
+    """The payer typed the simulator's wrong PIN; `attempts` counts this payment's so far."""
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__(f"wrong PIN (attempt {attempts})")
+        self.attempts = attempts
+
+
+APPROVED = outcomes.Outcome(Payment.Status.SUCCESSFUL)
+DECLINED = outcomes.Outcome(Payment.Status.FAILED, "APPROVAL_REJECTED")
+
+
+def _payer_may_answer(payment: Payment) -> None:
+    if payment.is_final:
+        raise PaymentError(f"already settled ({payment.status})")
+    if providers.of(payment.provider).decides_upstream:
+        raise PaymentError(UPSTREAM_DECIDES)
+
+
+def payment_approve(*, payment: Payment, pin: str, actor: str = PAYER) -> Payment:
+    """The payer approves on the phone: successful at once (paused or not), like MoMo's prompt."""
+    _payer_may_answer(payment)
+    if not PIN_PATTERN.fullmatch(pin or ""):
+        raise InvalidValue("pin", "A PIN is 4 or 5 digits.")
+    if pin == WRONG_PIN:
+        with transaction.atomic():
+            PaymentLog.objects.create(payment=payment, event=PaymentLog.Event.WRONG_PIN, actor=actor)
+            attempts = PaymentLog.objects.filter(payment=payment, event=PaymentLog.Event.WRONG_PIN).count()
+        raise WrongPin(attempts)
+    decisions = [(payment.pk, APPROVED)]
+    return _finalize(decisions=decisions, event=PaymentLog.Event.APPROVED, actor=actor, respect_pause=False)[0]
+
+
+def payment_decline(*, payment: Payment, actor: str = PAYER) -> Payment:
+    """The payer declines on the phone: failed with APPROVAL_REJECTED, at once."""
+    _payer_may_answer(payment)
+    decisions = [(payment.pk, DECLINED)]
+    return _finalize(decisions=decisions, event=PaymentLog.Event.DECLINED, actor=actor, respect_pause=False)[0]
+
+
+def demo_reset(*, actor: str) -> int:
+    """Remove every payment and log row in one transaction; returns how many payments went.
+
+    The one row that records the reset (who, how many) is written after the clearing, in
+    the same transaction, so it is the first row of the fresh log. Settings are kept. Every
+    open page is told on commit: dashboards resync, checkout and phone pages say so.
+    """
+    with transaction.atomic():
+        removed = Payment.objects.count()
+        IdempotencyKey.objects.all().delete()
+        PaymentLog.objects.all().delete()
+        Payment.objects.all().delete()
+        PaymentLog.objects.create(
+            event=PaymentLog.Event.RESET, actor=actor, details={"payments_removed": removed}
+        )
+        events.send_event_on_commit(events.demo_reset())
+    return removed
