@@ -62,6 +62,9 @@ if PUBLIC_URL:
     if _public.hostname not in ALLOWED_HOSTS and "*" not in ALLOWED_HOSTS:
         ALLOWED_HOSTS.append(_public.hostname)
 NETWORK_HOSTS = [h for h in ALLOWED_HOSTS if not is_loopback(h)]
+# Whether only this machine reaches the server (the demo sets it off when it binds beyond
+# loopback): callbacks to loopback receivers are allowed by default only then.
+SERVES_LOOPBACK_ONLY = not NETWORK_HOSTS
 # Developer-friendly DEBUG only while the server answers to loopback names: once other
 # devices may reach it, a traceback page would hand them settings, paths and URLs.
 DEBUG = env_bool("DEBUG", not NETWORK_HOSTS)
@@ -452,3 +455,6 @@ LOGGING = {
 }
 MERCHANT_NAME = os.environ.get("MERCHANT_NAME", "Virunga Treks")[:60]
 WEBSOCKET_TIMEOUT = int(os.environ.get("WEBSOCKET_TIMEOUT", "86400"))
+# Callback sends in flight per receiver (scheme://host:port) in each worker, of its 50: one
+# receiver that hangs cannot hold every slot (docs/security.md).
+CALLBACK_CONCURRENCY_PER_HOST = int(os.environ.get("CALLBACK_CONCURRENCY_PER_HOST", "10"))

@@ -91,6 +91,8 @@ def callback_url(value: str | None, user: MomoApiUser) -> str:
         raise wrong_host from None
     if parts.scheme not in ("http", "https") or host != user.provider_callback_host.lower():
         raise wrong_host
+    if "@" in parts.netloc:  # userinfo would go out as `Authorization: Basic`
+        raise bad_request("INVALID_CALLBACK_URL_HOST", "X-Callback-Url must not carry a user name or password.")
     return url
 
 

@@ -16,6 +16,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from datetime import datetime, timezone as dt_timezone
 from typing import Any
 
@@ -26,7 +27,7 @@ from django.utils import timezone
 from django.db.models import Min
 from django.db.models.functions import Coalesce, Greatest
 
-from payments import callbacks, services
+from payments import callbacks, destinations, services
 from payments.models import CallbackDelivery
 
 logger = logging.getLogger("payments.callbacks")
@@ -39,6 +40,10 @@ MIN_PASS_GAP = 0.05
 # waits for a slot while its lease runs. 200 at once made a loaded receiver (and this
 # machine) time out the first attempts of a burst; 50 reused connections did not.
 CONCURRENCY = 50
+# Sends in flight per destination (scheme://host:port), so one receiver that hangs holds at
+# most this many slots and every other receiver's callbacks keep their latency.
+CONCURRENCY_PER_HOST = 10
+SATURATED_PASS_GAP = 0.2
 USER_AGENT = "LiveSettle-MoMo-Callback/1"
 
 
@@ -59,7 +64,11 @@ def request_of(delivery: CallbackDelivery, config: dict[str, Any]) -> tuple[byte
 
 
 async def send_one(session: aiohttp.ClientSession, delivery: CallbackDelivery, config: dict[str, Any]) -> dict[str, Any]:
-    """One attempt; never raises. The result is what `services.callback_record` takes."""
+    """One attempt; never raises. The result is what `services.callback_record` takes.
+
+    `session` must resolve through a `destinations.CheckedResolver` for the policy in
+    `config` (`CallbackSender.session_for`); an IP literal never reaches a resolver, so the
+    URL is checked here first."""
     started_at = timezone.now()
     started = time.monotonic()
     result: dict[str, Any] = {"delivery": delivery, "started_at": started_at, "status_code": None, "error": ""}
@@ -69,6 +78,7 @@ async def send_one(session: aiohttp.ClientSession, delivery: CallbackDelivery, c
         return result
     body, headers = request_of(delivery, config)
     try:
+        destinations.check_url(delivery.url, config["destinations"])
         async with asyncio.timeout(config["timeout_seconds"]):
             async with session.request(
                 delivery.method, delivery.url, data=body, headers=headers, allow_redirects=False
@@ -77,6 +87,8 @@ async def send_one(session: aiohttp.ClientSession, delivery: CallbackDelivery, c
                 result["status_code"] = response.status
         if not 200 <= response.status < 300:
             result["error"] = f"HTTP {response.status}"
+    except destinations.Refused as exc:
+        _refused(delivery, exc, result)
     except TimeoutError:
         result["error"] = f"timeout after {config['timeout_seconds']:g} s"
     except aiohttp.ClientError as exc:
@@ -87,13 +99,31 @@ async def send_one(session: aiohttp.ClientSession, delivery: CallbackDelivery, c
     return result
 
 
+def _refused(delivery: CallbackDelivery, exc: destinations.Refused, result: dict[str, Any]) -> None:
+    """A destination the policy refuses: a failed attempt on the payment's timeline, nothing
+    sent. Logged once per delivery (its first attempt), not once per retry."""
+    result["error"] = str(exc)[:300]
+    result["final"] = exc.final
+    if delivery.attempts == 0:
+        logger.warning("callback %s for payment %s not sent: %s", delivery.pk, delivery.payment.reference, exc)
+
+
 class CallbackSender:
-    def __init__(self, *, worker_id: str, actor: str, concurrency: int = CONCURRENCY, interval: float = 10.0) -> None:
+    def __init__(
+        self, *, worker_id: str, actor: str, concurrency: int = CONCURRENCY, interval: float = 10.0,
+        per_host: int | None = None, lookup: destinations.Lookup | None = None,
+    ) -> None:
+        from django.conf import settings
+
         self.worker_id = worker_id
         self.actor = actor
         self.concurrency = concurrency
+        self.per_host = per_host if per_host is not None else settings.CALLBACK_CONCURRENCY_PER_HOST
         self.interval = interval
+        self.lookup = lookup  # None: the system's resolver (tests simulate one)
         self.in_flight: set[asyncio.Task] = set()
+        self.busy: Counter[str] = Counter()  # sends in flight per destination_key
+        self.sessions: dict[str, aiohttp.ClientSession] = {}
         self.finished: list[dict[str, Any]] = []
         self.sent = 0
 
@@ -108,10 +138,16 @@ class CallbackSender:
         claimed = []
         if free > 0:
             claimer = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"[-64:]
-            deliveries = services.callback_claim(claimer=claimer, limit=free, settings=configs)
+            deliveries = services.callback_claim(
+                claimer=claimer, limit=free, settings=configs, busy=dict(self.busy), per_host=self.per_host
+            )
             claimed = [(delivery, configs(delivery.payment.momo_user_id)) for delivery in deliveries]
         if len(claimed) >= free:
             return claimed, self.interval  # no free slot: a finished send wakes the loop
+        if self.per_host and any(count >= self.per_host for count in self.busy.values()):
+            # What is still due may all be for a full destination: a finished send or a new
+            # delivery wakes the loop; meanwhile look again 5 times a second, not 20.
+            return claimed, max(self.seconds_until_next(), SATURATED_PASS_GAP)
         return claimed, self.seconds_until_next()
 
     def seconds_until_next(self) -> float:
@@ -125,49 +161,75 @@ class CallbackSender:
 
     # --- the loop --------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
-        # aiohttp, not httpx: on this 2-core machine httpx's pool managed ~100 requests/s at
-        # 50 in flight (p50 0.3 s), aiohttp ~1,300/s (p50 30 ms) against the same receiver.
-        connector = aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=0)
-        async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as client:
-            try:
-                while not stop.is_set():
-                    wake.clear()
-                    started = time.monotonic()
-                    finished, self.finished = self.finished, []
-                    try:
-                        claimed, delay = await sync_to_async(self.handle_one)(
-                            finished, self.concurrency - len(self.in_flight)
-                        )
-                    except (OperationalError, InterfaceError) as exc:
-                        logger.warning("database unavailable (%s); callbacks retried in 1 s", exc)
-                        self.finished = finished + self.finished  # recorded on a later pass
-                        claimed, delay = [], 1.0
-                    for delivery, config in claimed:
-                        task = asyncio.ensure_future(self._send(client, delivery, config, wake))
-                        self.in_flight.add(task)
-                        task.add_done_callback(self.in_flight.discard)
-                    if delay > 0 and not stop.is_set():
-                        try:
-                            await asyncio.wait_for(wake.wait(), timeout=delay)
-                        except asyncio.TimeoutError:
-                            pass
-                    gap = MIN_PASS_GAP - (time.monotonic() - started)
-                    if gap > 0 and not stop.is_set():
-                        await asyncio.sleep(gap)
-            finally:
-                # Stopping: what is in flight is abandoned (its lease runs out and it is sent
-                # again); what finished is recorded.
-                for task in self.in_flight:
-                    task.cancel()
-                if self.finished:
-                    try:
-                        await sync_to_async(services.callback_record)(results=self.finished, actor=self.actor)
-                    except Exception as exc:
-                        logger.warning("could not record %d finished callbacks: %s", len(self.finished), exc)
+    def session_for(self, config: dict[str, Any]) -> aiohttp.ClientSession:
+        """One session per destination policy in force: its resolver checks every address it
+        hands the connector, and a policy change never reuses a connection made under another."""
+        policy = destinations.in_force(config["destinations"])
+        if policy not in self.sessions:
+            # aiohttp, not httpx: on this 2-core machine httpx's pool managed ~100 requests/s
+            # at 50 in flight (p50 0.3 s), aiohttp ~1,300/s (p50 30 ms), same receiver.
+            connector = aiohttp.TCPConnector(
+                limit=self.concurrency, limit_per_host=0, use_dns_cache=False,
+                resolver=destinations.CheckedResolver(policy, self.lookup),
+            )
+            self.sessions[policy] = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        return self.sessions[policy]
 
-    async def _send(self, client: aiohttp.ClientSession, delivery: CallbackDelivery, config: dict, wake: asyncio.Event) -> None:
-        result = await send_one(client, delivery, config)
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                wake.clear()
+                started = time.monotonic()
+                await self._pass(wake)
+                gap = MIN_PASS_GAP - (time.monotonic() - started)
+                if gap > 0 and not stop.is_set():
+                    await asyncio.sleep(gap)
+        finally:
+            await self._stop()
+
+    async def _pass(self, wake: asyncio.Event) -> None:
+        finished, self.finished = self.finished, []
+        try:
+            claimed, delay = await sync_to_async(self.handle_one)(finished, self.concurrency - len(self.in_flight))
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("database unavailable (%s); callbacks retried in 1 s", exc)
+            self.finished = finished + self.finished  # recorded on a later pass
+            claimed, delay = [], 1.0
+        for delivery, config in claimed:
+            key = callbacks.destination_key(delivery.url)
+            self.busy[key] += 1
+            task = asyncio.ensure_future(self._send(self.session_for(config), delivery, config, wake, key))
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+        if delay > 0 and not wake.is_set():
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=delay)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _stop(self) -> None:
+        # Stopping: what is in flight is abandoned (its lease runs out and it is sent
+        # again); what finished is recorded.
+        for task in self.in_flight:
+            task.cancel()
+        if self.finished:
+            try:
+                await sync_to_async(services.callback_record)(results=self.finished, actor=self.actor)
+            except Exception as exc:
+                logger.warning("could not record %d finished callbacks: %s", len(self.finished), exc)
+        for session in self.sessions.values():
+            await session.close()
+        self.sessions.clear()
+
+    async def _send(
+        self, client: aiohttp.ClientSession, delivery: CallbackDelivery, config: dict, wake: asyncio.Event, key: str
+    ) -> None:
+        try:
+            result = await send_one(client, delivery, config)
+        finally:
+            self.busy[key] -= 1
+            if self.busy[key] <= 0:
+                del self.busy[key]
         self.sent += 1
         self.finished.append(result)
         wake.set()

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from payments.errors import SettingError
+from payments import destinations
 from payments.models import CallbackDelivery, CallbackSettings, MomoApiUser, Payment
 
 MOMO_SCHEDULE = "momo"
@@ -77,6 +78,13 @@ def _boolean(value: Any) -> bool:
     raise SettingError("must be true or false")
 
 
+def _destinations(value: Any) -> str:
+    policy = str(value).strip().lower()
+    if policy not in destinations.POLICIES:
+        raise SettingError(f"must be one of {', '.join(destinations.POLICIES)}")
+    return policy
+
+
 def _seed(value: Any) -> int | None:
     if value is None or str(value).lower() in ("", "none"):
         return None
@@ -96,6 +104,11 @@ SETTINGS: dict[str, Setting] = {
     "max_age_seconds": Setting(86_400, _number(1, 30 * 86_400, integer=True), "give up this long after the payment became final"),
     "timeout_seconds": Setting(2.0, _number(0.1, 60), "per attempt, connect to answer read", per_user=False),
     "method": Setting("POST", _method, "POST or PUT"),
+    "destinations": Setting(
+        destinations.AUTO, _destinations,
+        "where callbacks may go: public, loopback (+ this machine), private (+ the LAN), "
+        "auto (loopback while the server listens on loopback only, else public)",
+    ),
     "signing": Setting(False, _boolean, "sign with Standard Webhooks headers (a LiveSettle extension)"),
     "delay_seconds": Setting(0.0, _number(0, 3600), "fault: hold each callback this long before its first attempt"),
     "drop_rate": Setting(0.0, _number(0, 1), "fault: share of callbacks never sent"),
@@ -203,8 +216,24 @@ def host_allowed(url: str, momo_user: MomoApiUser | None) -> bool:
         return False
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
-    host = momo_user.provider_callback_host.strip().lower()
-    return parts.hostname.lower() == host.split(":")[0] or parts.netloc.lower() == host
+    return parts.hostname.lower() == _host_name(momo_user.provider_callback_host)
+
+
+def _host_name(host: str) -> str:
+    """The name in a providerCallbackHost: `example.com:8080`, `[::1]:80`, `::1` or a name."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]")[0]
+    return host.split(":")[0] if host.count(":") == 1 else host
+
+
+def destination_key(url: str) -> str:
+    """What the per-host cap counts: `scheme://host:port` as written in the URL, lower case."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def outbox_rows(payments: list[Payment], *, now: datetime, body_of: Callable[[Payment], dict]) -> list[CallbackDelivery]:

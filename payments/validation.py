@@ -36,6 +36,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from payments import destinations
+
 MAX_AMOUNT = Decimal("999999999999.99")
 # ASCII digits, at most 12 before the point, at most 2 after (or none): `1_000.00`,
 # `1e3`, ` 100 ` with a non-ASCII space, `١٠٠` do not match.
@@ -164,6 +166,9 @@ def clean_callback_host(value: object) -> str:
             host = ""
     if not host or len(host) > 255 or re.search(r"[\s/?#@]", host) or _UNSAFE.search(host):
         raise ValidationError("providerCallbackHost must be a host name such as example.com.")
+    never = destinations.never_problem(host)
+    if never:
+        raise ValidationError(f"providerCallbackHost: {never}.")
     return host.lower()
 
 

@@ -6,6 +6,8 @@ in the transaction that makes a payment final.
 
 import base64
 import secrets
+from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,10 +30,15 @@ def _claimable_callbacks(now):
 
 
 def callback_claim(
-    *, claimer: str, limit: int, now: datetime | None = None, settings: callbacks.SettingsReader | None = None
+    *, claimer: str, limit: int, now: datetime | None = None, settings: callbacks.SettingsReader | None = None,
+    busy: Mapping[str, int] | None = None, per_host: int = 0,
 ) -> list[CallbackDelivery]:
     """Lease up to `limit` due deliveries to `claimer` (unique per claim): a compare-and-set
-    on the lease, with SKIP LOCKED on PostgreSQL so workers split the due rows."""
+    on the lease, with SKIP LOCKED on PostgreSQL so workers split the due rows.
+
+    With `per_host`, no destination (`callbacks.destination_key`) gets more than that many
+    sends in flight, counting `busy` (the claimer's sends still running): one hanging
+    receiver cannot take every slot while other receivers' callbacks wait behind it."""
     now = now or timezone.now()
     timeout = (settings or callbacks.SettingsReader())()["timeout_seconds"]
     lease = now + timedelta(seconds=timeout) + callbacks.LEASE_MARGIN
@@ -39,7 +46,7 @@ def callback_claim(
         due = _claimable_callbacks(now).order_by("next_attempt_at", "id")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("pk", flat=True)[:limit])
+        ids = _fair_share(due, limit, busy or {}, per_host)
         if not ids:
             return []
         _claimable_callbacks(now).filter(pk__in=ids).update(claimed_until=lease, claimed_by=claimer)
@@ -48,6 +55,24 @@ def callback_claim(
         .select_related("payment__momo_user")
         .order_by("next_attempt_at", "id")
     )
+
+
+def _fair_share(due, limit: int, busy: Mapping[str, int], per_host: int) -> list[int]:
+    """The ids to claim, oldest first, at most `per_host` in flight per destination."""
+    if not per_host:
+        return list(due.values_list("pk", flat=True)[:limit])
+    for key in [key for key, count in busy.items() if count >= per_host]:  # full: not even read
+        due = due.exclude(Q(url__iexact=key) | Q(url__istartswith=f"{key}/") | Q(url__istartswith=f"{key}?"))
+    taken: Counter[str] = Counter(busy)
+    ids = []
+    for pk, url in due.values_list("pk", "url")[: max(limit * 8, 400)]:
+        key = callbacks.destination_key(url)
+        if taken[key] < per_host:
+            taken[key] += 1
+            ids.append(pk)
+            if len(ids) >= limit:
+                break
+    return ids
 
 
 RECORDED_FIELDS = (
@@ -73,7 +98,7 @@ def callback_record(
         config = settings(delivery.payment.momo_user_id)
         code = result.get("status_code")
         changes = {"status": delivery.status, "delivered_at": delivery.delivered_at, "next_attempt_at": delivery.next_attempt_at}
-        changes.update(_after_attempt(delivery, code, config, now))
+        changes.update(_after_attempt(delivery, code, config, now, final=result.get("final", False)))
         changes.update(
             attempts=delivery.attempts + 1, claimed_until=None, last_status_code=code,
             last_error=(result.get("error") or "")[:300], last_latency_ms=result.get("latency_ms"),
@@ -124,9 +149,11 @@ def _staged_copy(delivery: CallbackDelivery, changes: dict[str, Any]) -> Callbac
     return delivery
 
 
-def _after_attempt(delivery: CallbackDelivery, code: int | None, config: dict[str, Any], now) -> dict[str, Any]:
+def _after_attempt(delivery: CallbackDelivery, code: int | None, config: dict[str, Any], now, *, final: bool) -> dict[str, Any]:
     if code is not None and 200 <= code < 300:
         return {"status": CallbackDelivery.Status.DELIVERED, "delivered_at": now}
+    if final:  # a destination no setting allows: retrying cannot help
+        return {"status": CallbackDelivery.Status.FAILED}
     delay = callbacks.retry_delay(config["schedule"], delivery.attempts + 1)
     if delay is None or now + timedelta(seconds=delay) > delivery.give_up_at:
         return {"status": CallbackDelivery.Status.FAILED}

@@ -56,6 +56,7 @@ class Command(SimulatorCommand):
         public_url = self._lan(options)
         # LAN mode always runs with DEBUG off: the room reaches this server.
         network = not is_loopback(options["host"]) or bool(public_url)
+        settings.SERVES_LOOPBACK_ONLY = not network  # callbacks' `auto` destinations follow it
         if network and settings.DEBUG and not settings.ALLOW_DEBUG_ON_NETWORK:
             if settings.DEBUG_FROM_ENVIRONMENT:
                 raise CommandError(
