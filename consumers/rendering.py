@@ -22,7 +22,7 @@ from payments.selectors import public_snapshot
 CACHE_BYTES = 16 * 1024 * 1024
 ENTRY_MAX_BYTES = CACHE_BYTES // 16
 
-_cache: OrderedDict[tuple[str, str, int], str] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, Any], str] = OrderedDict()
 _size = 0
 
 
@@ -36,7 +36,7 @@ def cached_bytes() -> int:
     return _size
 
 
-def _remember(key: tuple[str, str, int], make: Callable[[], str]) -> str:
+def _remember(key: tuple[str, str, Any], make: Callable[[], str]) -> str:
     global _size
     text = _cache.get(key)
     if text is not None:
@@ -68,7 +68,18 @@ def fragment(template: str, snapshot: dict[str, Any], context: Callable[[dict], 
     return _remember(key, lambda: render_to_string(template, context(snapshot)))
 
 
+def once(template: str, name: str, state: Any, context: Callable[[], dict]) -> str:
+    """`template` rendered once per process per (`name`, `state`): a frame around a cached
+    row, or one that depends on its name alone (a row removed)."""
+    return _remember((template, name, state), lambda: render_to_string(template, context()))
+
+
+def callback_state(snapshot: dict[str, Any]) -> str:
+    """What a callback row shows changes only with these."""
+    return f"{snapshot['updated_at']}:{snapshot['status']}:{snapshot['attempts']}"
+
+
 def callback_row(snapshot: dict[str, Any], render: Callable[..., str], *, oob: bool) -> str:
     """A callbacks-panel row, rendered once per process per state however many dashboards get it."""
-    state = f"{snapshot['updated_at']}:{snapshot['status']}:{snapshot['attempts']}:{oob}"
+    state = f"{callback_state(snapshot)}:{oob}"
     return _remember(("callback", str(snapshot["id"]), state), lambda: render(snapshot, oob=oob))

@@ -9,6 +9,8 @@ from payments.models import CallbackDelivery
 from payments.selectors import CALLBACKS_SHOWN  # noqa: F401 (the panel's size, for its users)
 
 PARTIAL = "dashboard/dashboard.html#callback"
+INSERT = "dashboard/dashboard.html#callback_insert"  # a socket frame: `row` on top of the panel
+DELETE = "dashboard/dashboard.html#callback_delete"  # a socket frame: row `id` off the panel
 
 
 def context(snapshot: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from payments.models import Payment
 from payments.selectors import dashboard_snapshot
 
 PARTIAL = "dashboard/dashboard.html#row"
+INSERT = "dashboard/dashboard.html#row_insert"  # a socket frame: `row` on top of the page
+DELETE = "dashboard/dashboard.html#row_delete"  # a socket frame: row `reference` off the page
 ROWS = 50  # rows on the page; older ones drop off the bottom as new ones arrive
 
 
