@@ -15,7 +15,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.template.loader import render_to_string
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from payments import callbacks, outcomes, providers, services, validation
@@ -69,7 +68,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     view = Filter.from_params(request.GET)
     snapshot = payment_row.read(view)
     context = {
-        "rows_html": mark_safe("".join(payment_row.render(p) for p in snapshot["payments"])),
+        "payment_rows": [payment_row.render(p) for p in snapshot["payments"]],
         "filter": view,
         "statuses": Payment.Status.choices,
         "reasons": REASONS,
@@ -80,7 +79,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         **settings_panel.context(snapshot["settings"]),
         **momo_context(request),
         **presenter_context(),
-        "callbacks_html": mark_safe(callbacks_panel.render_all(snapshot["callbacks"])),
+        "callback_rows": [callbacks_panel.render(c) for c in snapshot["callbacks"]],
         "callbacks_shown": callbacks_panel.CALLBACKS_SHOWN,
         "callback_setting_names": [(name, setting.help) for name, setting in callbacks.SETTINGS.items()],
     }
@@ -138,7 +137,7 @@ def screen(request: HttpRequest) -> HttpResponse:
     snapshot = payment_row.read(Filter.from_params({}))
     pay_url = public_base(request) + "/"
     context = {
-        "rows_html": mark_safe("".join(payment_row.render(p) for p in snapshot["payments"])),
+        "payment_rows": [payment_row.render(p) for p in snapshot["payments"]],
         "pay_url": pay_url,
         "pay_qr": qr_svg(pay_url, label="Scan to pay"),
         **counters.context(snapshot["stats"]),
@@ -176,7 +175,7 @@ def payment_detail(request: HttpRequest, reference) -> HttpResponse:
     snapshot = payment_snapshot(payment)
     context = {
         **payment_row.context(snapshot),
-        "row_html": mark_safe(payment_row.render(snapshot)),
+        "row_html": payment_row.render(snapshot),  # a rendered partial: safe as it is
         "ws_url": "/ws/dashboard/?" + Filter(q=str(payment.reference)).query_string(),
         "payment": payment,
         # Pairs, not the dict: a key such as "items" must not shadow dict.items in a template.

@@ -23,6 +23,3 @@ def context(snapshot: dict[str, Any]) -> dict[str, Any]:
 def render(snapshot: dict[str, Any], *, oob: bool = False) -> str:
     return render_to_string(PARTIAL, {**context(snapshot), "oob": oob})
 
-
-def render_all(snapshots: list[dict[str, Any]]) -> str:
-    return "".join(render(s) for s in snapshots)
