@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -63,15 +62,6 @@ class Receiver:
         for seen in list(self.got):
             grouped.setdefault((seen.body or {}).get("externalId"), []).append(seen)
         return grouped
-
-
-@pytest.fixture
-def receiver():
-    server = HTTPServer(host=HOST, port=0, threaded=True)
-    server.start()
-    yield Receiver(server)
-    server.clear()
-    server.stop()
 
 
 def api_user(host: str = HOST) -> MomoApiUser:

@@ -1,9 +1,14 @@
 import pytest
+from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.test import Client
+from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
 from consumers import rendering
+from tests.callback_support import HOST, Receiver
+from tests.dashboard_support import logged_in
 
 
 @pytest.fixture(autouse=True)
@@ -15,8 +20,23 @@ def _fresh_caches():
 
 
 @pytest.fixture
+async def empty_layer():
+    """The in-memory channel layer is a process singleton and each test has its own event
+    loop: nothing a test sent may wait for the next one."""
+    await get_channel_layer().flush()
+    yield
+    await get_channel_layer().flush()
+
+
+@pytest.fixture
 def operator(db):
     return get_user_model().objects.create_user("operator", password="op-pass-123", is_staff=True)
+
+
+@pytest.fixture
+def staff(operator) -> Client:
+    """A browser signed in as the operator (the test client: no CSRF token needed)."""
+    return logged_in(operator)
 
 
 @pytest.fixture
@@ -170,6 +190,16 @@ def postgres_url():
     yield f"{base}/{name}"
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP receiver for MoMo callbacks on a free loopback port (tests.callback_support)."""
+    server = HTTPServer(host=HOST, port=0, threaded=True)
+    server.start()
+    yield Receiver(server)
+    server.clear()
+    server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,6 @@
 """Helpers shared by the dashboard tests: sockets as a given actor, waiting for a message."""
 
-import asyncio
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,8 +8,16 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from dashboard.asgi import application
+from tests.support import async_wait_for
 
 ORIGIN = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+
+
+def logged_in(user: Any, *, csrf: bool = False) -> Client:
+    """A browser signed in as `user`; `csrf`: it must send the CSRF token, as a real one does."""
+    client = Client(enforce_csrf_checks=csrf)
+    client.force_login(user)
+    return client
 
 
 def headers_for(client: Client | None) -> list[tuple[bytes, bytes]]:
@@ -31,19 +37,20 @@ async def receive_until(
     socket: WebsocketCommunicator, wanted: Callable[[str], bool], *, timeout: float = 5, what: str = "a message"
 ) -> tuple[str, list[str]]:
     """Receive until a message satisfies `wanted` or the deadline passes; returns it and all before it."""
-    deadline = time.monotonic() + timeout
     seen: list[str] = []
-    while True:
-        try:
-            # A receive that times out also stops the application (asgiref's communicator).
-            message = await socket.receive_from(timeout=max(0.01, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
-            raise AssertionError(
-                f"timed out after {timeout} s waiting for {what}; {len(seen)} other messages, last: {seen[-2:]}"
-            ) from None
+
+    async def arrived() -> tuple[str] | None:
+        message = await socket.receive_from(timeout=timeout)  # async_wait_for's deadline bounds it
         if wanted(message):
-            return message, seen
+            return (message,)
         seen.append(message)
+        return None
+
+    try:
+        (message,) = await async_wait_for(arrived, timeout=timeout, interval=0, what=what)
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}; {len(seen)} other messages, last: {seen[-2:]}") from None
+    return message, seen
 
 
 def is_json_type(kind: str) -> Callable[[str], bool]:

@@ -1,12 +1,14 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from payments.models import Payment
 from payments.services import payment_create
 
 ORDINARY = "46733123499"
+BOOKING = {"item": "Canopy walk", "guests": 2}
 
 
 def make_payment(phone: str = ORDINARY, *, due_in: float | None = None, age: float = 0.0, amount: str = "100") -> Payment:
@@ -21,6 +23,13 @@ def make_payment(phone: str = ORDINARY, *, due_in: float | None = None, age: flo
         Payment.objects.filter(pk=payment.pk).update(**changes)
         payment.refresh_from_db()
     return payment
+
+
+@database_sync_to_async
+def create_payment(phone: str = ORDINARY, **fields) -> Payment:
+    """For async tests: a checkout's payment (25.00 EUR, a booking) created through the service."""
+    fields = {"booking_details": BOOKING, **fields}
+    return payment_create(amount=Decimal("25.00"), currency="EUR", phone_number=phone, actor="customer", **fields)
 
 
 def bulk_due(count: int, *, due_in: float = -1.0, phone: str = ORDINARY) -> list[int]:

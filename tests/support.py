@@ -1,5 +1,7 @@
 """Helpers for tests that run the real processes: ports, deadlines, subprocesses, services."""
 
+import asyncio
+import inspect
 import json
 import os
 import signal
@@ -50,7 +52,7 @@ def free_port() -> int:
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = "condition") -> Any:
-    """Poll `condition` until it returns something truthy or the deadline passes."""
+    """Poll `condition` until it returns something truthy (returned) or `timeout` seconds pass."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
@@ -59,6 +61,24 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, interval: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+async def async_wait_for(
+    condition: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = "condition"
+) -> Any:
+    """The async `wait_for`: `condition` may be a coroutine function, and may itself wait (a
+    receive: pass interval=0); the whole wait, a pending receive included, ends at `timeout`."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                result = condition()
+                if inspect.isawaitable(result):
+                    result = await result
+                if result:
+                    return result
+                await asyncio.sleep(interval)
+    except TimeoutError:
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}") from None
 
 
 def http_json(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:

@@ -9,7 +9,7 @@ from werkzeug import Response
 
 from payments import callbacks, services
 from payments.models import CallbackDelivery, MomoApiUser, Payment, PaymentLog
-from tests.callback_support import HOST, api_user, momo_payment, receiver  # noqa: F401 (fixture)
+from tests.callback_support import HOST, api_user, momo_payment
 from tests.momo_support import SUBSCRIPTION_KEY, DjangoMomoClient, HttpMomoClient
 from tests.support import wait_for
 

@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from payments import callbacks, services
 from payments.callback_sender import send_one
 from payments.models import CallbackDelivery, Payment
-from tests.callback_support import api_user, momo_payment, receiver  # noqa: F401 (fixture)
+from tests.callback_support import api_user, momo_payment
 
 
 def send_callback_of(payment: Payment) -> None:

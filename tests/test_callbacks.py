@@ -7,7 +7,7 @@ from werkzeug import Response
 
 from payments import services
 from payments.models import CallbackDelivery, MomoApiUser, Payment, PaymentLog
-from tests.callback_support import HOST, api_user, momo_payment, receiver  # noqa: F401 (fixture)
+from tests.callback_support import HOST, api_user, momo_payment
 from tests.momo_support import RTP_BODY, SUBSCRIPTION_KEY, HttpMomoClient
 from tests.support import wait_for
 

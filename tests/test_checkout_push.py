@@ -6,7 +6,6 @@ what a client receives is what the broadcast really sends after commit.
 """
 
 import json
-from decimal import Decimal
 from typing import Any
 from unittest import mock
 
@@ -23,28 +22,13 @@ from payments.events import payment_group
 from payments.models import Payment
 from payments.selectors import payment_snapshot
 from regions import checkout_status
+from tests.factories import create_payment
 
 # Transactional: the consumer reads in another thread (its own connection) and the
 # broadcast only happens on a real commit.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_layer")]
 
 LOCAL = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
-
-
-@pytest.fixture(autouse=True)
-async def _empty_layer():
-    # The in-memory layer is a process singleton; each test gets its own event loop.
-    await get_channel_layer().flush()
-    yield
-    await get_channel_layer().flush()
-
-
-@database_sync_to_async
-def create_payment(phone: str = "46733123499") -> Payment:
-    return services.payment_create(
-        amount=Decimal("25.00"), currency="EUR", phone_number=phone,
-        booking_details={"item": "Canopy walk", "guests": 2}, actor="customer",
-    )
 
 
 def settle(payment: Payment, outcome: str = "successful", reason: str = "") -> Payment:

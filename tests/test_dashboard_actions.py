@@ -1,7 +1,6 @@
 """The dashboard's actions and pages over HTTP: each action one service call, bad input in words."""
 
 import pytest
-from django.test import Client
 
 from payments.models import Payment, PaymentLog
 from payments.selectors import simulator_settings
@@ -9,13 +8,6 @@ from payments.services import payment_force, settings_update
 from tests.factories import make_payment
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(operator) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
 
 
 def rows_of(response) -> str:

@@ -12,7 +12,7 @@ from django.test import Client
 from payments import services
 from payments.models import MomoApiUser, Payment, PaymentLog, SimulatorSettings
 from payments.selectors import simulator_settings
-from tests.dashboard_support import open_dashboard
+from tests.dashboard_support import logged_in, open_dashboard
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,12 +49,6 @@ def state() -> tuple:
         (config.version, config.paused, config.timeout_seconds, config.success_rate, config.expiry_seconds),
         list(MomoApiUser.objects.values_list("id", "api_key_hash")),
     )
-
-
-def logged_in(user, *, csrf: bool = False) -> Client:
-    client = Client(enforce_csrf_checks=csrf)
-    client.force_login(user)
-    return client
 
 
 def csrf_token(client: Client) -> str:

@@ -26,17 +26,10 @@ from regions import counters, payment_row
 from tests.dashboard_support import is_json_type, open_dashboard, receive_until
 from tests.factories import created_apart, make_payment
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_layer")]
 
 # A row in a final state, as the benchmark's HTML dashboard counts them (bench/clients.py).
 FINAL_ROW = re.compile(r'id="row-([0-9a-f-]{36})"[^>]*data-status="(successful|failed)"')
-
-
-@pytest.fixture(autouse=True)
-async def _empty_layer():
-    await get_channel_layer().flush()
-    yield
-    await get_channel_layer().flush()
 
 
 @pytest.fixture

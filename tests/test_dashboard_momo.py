@@ -16,13 +16,6 @@ def _key(settings):
     settings.MOMO_SUBSCRIPTION_KEYS = [SUBSCRIPTION_KEY]
 
 
-@pytest.fixture
-def staff(operator) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
-
-
 def test_it_creates_a_momo_client_whose_three_values_work(staff):
     page = staff.get("/dashboard/").content.decode()
     assert 'id="momo-clients"' in page and SUBSCRIPTION_KEY in page

@@ -22,16 +22,9 @@ from payments.worker import SettlementWorker
 from tests.dashboard_support import is_json_type, open_dashboard, receive_until
 from tests.factories import make_payment
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_layer"), pytest.mark.slow]
 
 ROUNDS = 200
-
-
-@pytest.fixture(autouse=True)
-async def _empty_layer():
-    await get_channel_layer().flush()
-    yield
-    await get_channel_layer().flush()
 
 
 def operator_client(operator) -> tuple[Client, str]:

@@ -8,7 +8,6 @@ import threading
 import pytest
 from werkzeug import Response
 
-from tests.callback_support import receiver  # noqa: F401 (fixture)
 from tests.scaleout import migrated_template, pg_database, private_redis, stack_factory  # noqa: F401 (fixtures)
 from tests.support import wait_for
 

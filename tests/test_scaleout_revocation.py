@@ -13,6 +13,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.scaleout import migrated_template, pg_database, private_redis, stack_factory  # noqa: F401 (fixtures)
+from tests.support import async_wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -47,11 +48,6 @@ class Dashboard:
         self.closed_at = time.monotonic()
         self.close_code = self.socket.close_code
 
-    async def wait_for(self, condition, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-            await asyncio.sleep(0.05)
 
 
 def logout(server, session: str) -> int:
@@ -81,11 +77,11 @@ async def revoked_and_silent(stack, server_a, server_b, revoke) -> None:
     await revoked.open()
     await bystander.open()
     before = (await asyncio.to_thread(server_a.create_payment))["reference"]
-    await revoked.wait_for(lambda: before in revoked.references, 10, "a payment while signed in")
+    await async_wait_for(lambda: before in revoked.references, timeout=10, what="a payment while signed in")
 
     started = time.monotonic()
     await asyncio.to_thread(revoke, mine)
-    await revoked.wait_for(lambda: revoked.closed_at is not None, REVOKED_WITHIN + 5, "the socket to close")
+    await async_wait_for(lambda: revoked.closed_at is not None, timeout=REVOKED_WITHIN + 5, what="the socket to close")
     assert revoked.close_code == CLOSE_REVOKED
     assert revoked.closed_at - started < REVOKED_WITHIN
 
@@ -105,7 +101,7 @@ def test_it_closes_a_dashboard_on_another_process_when_its_operator_logs_out(
         )
         # The operator's other session (another browser) is still signed in and still live:
         # once it has the new payment, the closed socket has had every chance to get it too.
-        await other_session.wait_for(lambda: after in other_session.references, 10, "the other session's push")
+        await async_wait_for(lambda: after in other_session.references, timeout=10, what="the other session's push")
         assert after not in revoked.references
         await other_session.socket.close()
 
@@ -136,11 +132,12 @@ def test_it_closes_a_dashboard_on_another_process_when_its_operator_is_demoted(
         third = Dashboard(server_a, watcher)  # another operator, still staff
         await third.open()
         after, revoked, same_user_other_session = await revoked_and_silent(stack, server_a, server_b, demote)
-        await third.wait_for(lambda: after in third.references, 10, "the other operator's push")
+        await async_wait_for(lambda: after in third.references, timeout=10, what="the other operator's push")
         assert after not in revoked.references
         # Demotion ends every session of that user, not just one.
-        await same_user_other_session.wait_for(
-            lambda: same_user_other_session.closed_at is not None, REVOKED_WITHIN, "the user's other socket to close"
+        await async_wait_for(
+            lambda: same_user_other_session.closed_at is not None,
+            timeout=REVOKED_WITHIN, what="the user's other socket to close",
         )
         assert same_user_other_session.close_code == CLOSE_REVOKED
         await third.socket.close()

@@ -11,25 +11,24 @@ from payments.models import Payment, PaymentLog, WorkerHeartbeat
 from payments.services import payment_force, settings_update
 from payments.worker import SettlementWorker
 from tests.factories import make_payment
+from tests.support import async_wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def _wait_settled(pk: int, timeout: float) -> Payment:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    async def settled() -> Payment | None:
         payment = await Payment.objects.aget(pk=pk)
-        if payment.is_final:
-            return payment
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"payment {pk} did not settle within {timeout} s")
+        return payment if payment.is_final else None
+
+    return await async_wait_for(settled, timeout=timeout, interval=0.02, what=f"payment {pk} to settle")
 
 
 async def _wait_first_pass(worker: SettlementWorker) -> None:
-    deadline = time.monotonic() + 5
-    while not await WorkerHeartbeat.objects.filter(worker_id=worker.worker_id).aexists():
-        assert time.monotonic() < deadline, "the worker never made its first pass"
-        await asyncio.sleep(0.02)
+    await async_wait_for(
+        WorkerHeartbeat.objects.filter(worker_id=worker.worker_id).aexists,
+        timeout=5, interval=0.02, what="the worker's first pass",
+    )
 
 
 async def test_it_settles_within_a_second_of_settle_at_not_on_the_interval_grid():

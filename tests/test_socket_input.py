@@ -3,12 +3,10 @@ the socket's own format, snapshots stay bounded, readers see the phone number th
 and a dashboard socket closes (4401) as soon as its user loses the right to it."""
 
 import json
-import time
 from decimal import Decimal
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -19,29 +17,11 @@ from consumers import access, rendering
 from dashboard.asgi import application
 from payments import services
 from payments.models import Payment
-from tests.dashboard_support import ORIGIN, headers_for, is_json_type, open_dashboard, receive_until
+from tests.dashboard_support import ORIGIN, headers_for, is_json_type, logged_in, open_dashboard, receive_until
+from tests.factories import create_payment
+from tests.support import async_wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def _empty_layer():
-    await get_channel_layer().flush()
-    yield
-    await get_channel_layer().flush()
-
-
-@database_sync_to_async
-def create_payment(**fields) -> Payment:
-    return services.payment_create(
-        amount=Decimal("25.00"), currency="EUR", phone_number="46733123499", actor="customer", **fields
-    )
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_layer")]
 
 
 async def checkout_socket(payment: Payment, query: str = "?format=json", headers=ORIGIN) -> WebsocketCommunicator:
@@ -79,11 +59,11 @@ async def test_it_answers_dashboard_frames_the_same_way(operator):
 
 
 async def _close_code(socket: WebsocketCommunicator, timeout: float = 5) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        output = await socket.receive_output(timeout=max(0.01, deadline - time.monotonic()))
-        if output["type"] == "websocket.close":
-            return output.get("code", 1000)
+    async def closed() -> dict | None:
+        output = await socket.receive_output(timeout=timeout)  # async_wait_for's deadline bounds it
+        return output if output["type"] == "websocket.close" else None
+
+    return (await async_wait_for(closed, timeout=timeout, interval=0, what="the close")).get("code", 1000)
 
 
 async def test_it_masks_the_phone_number_on_the_checkout_socket_except_for_staff(operator):
