@@ -14,7 +14,7 @@ import pytest
 from payments import services
 from payments.callback_sender import CallbackSender
 from payments.models import CallbackDelivery, PaymentLog
-from tests.callback_support import api_user, momo_payment, receiver  # noqa: F401 (fixture)
+from tests.callback_support import api_user, momo_payment
 
 FAILED, PENDING, DELIVERED = (CallbackDelivery.Status.FAILED, CallbackDelivery.Status.PENDING, CallbackDelivery.Status.DELIVERED)
 

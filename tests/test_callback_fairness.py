@@ -14,7 +14,7 @@ from werkzeug import Response
 from payments import services
 from payments.callback_sender import CallbackSender
 from payments.models import CallbackDelivery
-from tests.callback_support import HOST, api_user, momo_payment, receiver  # noqa: F401 (fixture)
+from tests.callback_support import HOST, api_user, momo_payment
 from tests.support import wait_for
 
 pytestmark = pytest.mark.slow
