@@ -458,3 +458,9 @@ WEBSOCKET_TIMEOUT = int(os.environ.get("WEBSOCKET_TIMEOUT", "86400"))
 # Callback sends in flight per receiver (scheme://host:port) in each worker, of its 50: one
 # receiver that hangs cannot hold every slot (docs/security.md).
 CALLBACK_CONCURRENCY_PER_HOST = int(os.environ.get("CALLBACK_CONCURRENCY_PER_HOST", "10"))
+# The embedded server's own limits (payments/serving.py; docs/security.md): the demo has no
+# proxy in front. Connection caps are off behind a proxy (TRUSTED_PROXY_COUNT > 0).
+SERVER_MAX_BODY_BYTES = int(os.environ.get("SERVER_MAX_BODY_BYTES", str(1024 * 1024)))
+SERVER_HEADER_TIMEOUT = float(os.environ.get("SERVER_HEADER_TIMEOUT", "10"))
+SERVER_MAX_CONNECTIONS_PER_ADDRESS = int(os.environ.get("SERVER_MAX_CONNECTIONS_PER_ADDRESS", "128"))
+SERVER_MAX_WEBSOCKETS_PER_ADDRESS = int(os.environ.get("SERVER_MAX_WEBSOCKETS_PER_ADDRESS", "64"))

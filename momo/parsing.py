@@ -194,6 +194,14 @@ def notification_message(request: HttpRequest) -> str:
     return message
 
 
+def language(request: HttpRequest) -> str:
+    """deliverynotification's optional `Language` header, by the shared rule."""
+    try:
+        return validation.clean_language(request.headers.get("Language", ""))
+    except ValidationError as exc:
+        raise bad_request("INVALID_BODY", exc.messages[0]) from None
+
+
 def currency_code(value: str) -> str:
     code = value.strip().upper()
     if code not in set(settings.MOMO_ENVIRONMENTS.values()):

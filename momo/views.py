@@ -198,7 +198,7 @@ def request_to_pay_status(request: HttpRequest, user: MomoApiUser, reference: st
 def delivery_notification(request: HttpRequest, user: MomoApiUser, reference: str) -> HttpResponse:
     payment = _own_payment(user, reference)
     message = parsing.notification_message(request)
-    language = request.headers.get("Language", "").replace("\x00", "").strip()
+    language = parsing.language(request)
     services.payment_notify(payment=payment, message=message, language=language, actor=_actor(user))
     return HttpResponse(status=200)
 

@@ -28,6 +28,7 @@ Booking details (`clean_booking_details`, the exact rule):
 import json
 import math
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +49,9 @@ _PHONE_SEPARATORS = re.compile(r"[ \-]")
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 # Control characters (Unicode category Cc), surrogates, bidi controls.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff" + "".join(sorted(BIDI_CONTROLS)) + "]")
+# Combining marks in a row: real scripts stack a few (Vietnamese 2, Hebrew points and
+# cantillation 3-4); more only piles glyphs over the lines around them.
+MAX_COMBINING_RUN = 6
 BOOKING_MAX_KEYS = 20
 BOOKING_KEY_MAX = 40
 BOOKING_VALUE_MAX = 200
@@ -64,10 +68,37 @@ def shown(value: object) -> str:
     return repr(text)  # repr escapes surrogates, controls and bidi characters
 
 
+def _is_mark(ch: str) -> bool:
+    return ch >= "\u0300" and unicodedata.category(ch) in ("Mn", "Me")
+
+
+def _combining_run(value: str) -> int:
+    """The longest run of combining marks (Mn, Me) in `value`: stacked ones draw outside their
+    line ("Zalgo" text) and over whatever a page shows above and below."""
+    if value.isascii():
+        return 0
+    longest = run = 0
+    for ch in value:
+        run = run + 1 if _is_mark(ch) else 0
+        longest = max(longest, run)
+    return longest
+
+
+def _without_excess_marks(value: str) -> str:
+    kept, run = [], 0
+    for ch in value:
+        run = run + 1 if _is_mark(ch) else 0
+        if run <= MAX_COMBINING_RUN:
+            kept.append(ch)
+    return "".join(kept)
+
+
 def text_problem(value: str) -> str | None:
     """What makes `value` unfit to store or show, in words; None when it is clean."""
     found = _UNSAFE.search(value)
     if found is None:
+        if _combining_run(value) > MAX_COMBINING_RUN:
+            return f"contains more than {MAX_COMBINING_RUN} combining marks in a row"
         return None
     ch = found.group()
     code = ord(ch)
@@ -83,7 +114,10 @@ def text_problem(value: str) -> str | None:
 def shown_text(value: str) -> str:
     """A stored string as pages show it: anything `text_problem` refuses (in a row written
     before these rules) becomes U+FFFD, so it cannot break a render."""
-    return _UNSAFE.sub("\ufffd", value)
+    value = _UNSAFE.sub("\ufffd", value)
+    if _combining_run(value) > MAX_COMBINING_RUN:
+        value = _without_excess_marks(value)
+    return value
 
 
 def clean_text(
@@ -149,6 +183,22 @@ def clean_phone(value: object) -> str:
 
 def clean_external_id(value: object) -> str:
     return clean_text(value, label="External id", max_length=64)
+
+
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8}){0,4}", re.ASCII)
+
+
+def clean_language(value: object) -> str:
+    """A language tag (MoMo's `Language` header): `en`, `fr-CM`; empty for none."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        return ""
+    problem = text_problem(text)
+    if problem:
+        raise ValidationError(f"Language {problem}.")
+    if len(text) > 35 or not _LANGUAGE_TAG.fullmatch(text):
+        raise ValidationError("Language must be a language tag such as en or fr-CM (letters, digits, hyphens; at most 35).")
+    return text
 
 
 def clean_callback_host(value: object) -> str:

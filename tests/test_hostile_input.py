@@ -84,7 +84,10 @@ def test_it_refuses_unsafe_booking_details_with_a_field_error(staff, existing, d
     assert_everything_still_renders(staff, existing)
 
 
-TEXT_PROBES = {"lone surrogate": r"x\ud800", "NUL": r"a\u0000b", "bidi override": r"\u202eevil", "newline": r"a\nb"}
+TEXT_PROBES = {
+    "lone surrogate": r"x\ud800", "NUL": r"a\u0000b", "bidi override": r"\u202eevil", "newline": r"a\nb",
+    "combining marks": "Z" + r"\u0301" * 40,
+}
 
 
 @pytest.mark.parametrize("text", TEXT_PROBES.values(), ids=TEXT_PROBES.keys())
@@ -267,6 +270,7 @@ MOMO_PROBES = [
     ("payer message with NUL", {"payerMessage": "hi\u0000"}, "INVALID_BODY"),
     ("payee note with bidi", {"payeeNote": "\u202eevil"}, "INVALID_BODY"),
     ("external id with a lone surrogate", {"externalId": "x\ud800"}, "INVALID_BODY"),
+    ("payer message with stacked combining marks", {"payerMessage": "Z" + "\u0301" * 40}, "INVALID_BODY"),
 ]
 
 
@@ -323,3 +327,34 @@ def test_it_applies_the_booking_rule_to_scenario_files(tmp_path, case, booking, 
         scenarios.load(path)
     assert str(caught.value).startswith("bad.yaml: timeline[0].create.booking: ") and words in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("language", ["\x1b[31mred", "en\x07", "fr\x08\x08de", "e" + "\u0301" * 20, "english please!"])
+def test_it_refuses_a_momo_language_header_outside_the_rules_and_records_nothing(merchant, language):
+    from payments.models import PaymentLog
+
+    reference, answer = merchant.request_to_pay()
+    assert answer.status == 202
+    before = PaymentLog.objects.count()
+    refused = merchant.call(
+        "POST", f"/collection/v1_0/requesttopay/{reference}/deliverynotification",
+        json_body={"notificationMessage": "Your tour is booked"}, Language=language.encode("utf-8").decode("latin-1"),
+    )
+    assert refused.status == 400 and refused.json()["code"] == "INVALID_BODY"
+    assert "Language" in refused.json()["message"] and "\n" not in refused.json()["message"]
+    assert PaymentLog.objects.count() == before
+    sent = merchant.call(
+        "POST", f"/collection/v1_0/requesttopay/{reference}/deliverynotification",
+        json_body={"notificationMessage": "Your tour is booked"}, Language="fr-CM",
+    )
+    assert sent.status == 200
+    assert PaymentLog.objects.get(event=PaymentLog.Event.NOTIFIED).details["language"] == "fr-CM"
+
+
+def test_it_refuses_stacked_combining_marks_but_keeps_real_scripts():
+    from payments.validation import shown_text, text_problem
+
+    for real in ("Tiếng Việt", "שָׁלוֹם", "नमस्ते", "Crème brûlée", "ḍ̣̄"):
+        assert text_problem(real) is None, real
+    assert text_problem("Z" + "\u0301" * 7) == "contains more than 6 combining marks in a row"
+    assert shown_text("Z" + "\u0301" * 40 + "!") == "Z" + "\u0301" * 6 + "!"  # a row stored before the rule

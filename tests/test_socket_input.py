@@ -40,11 +40,11 @@ async def test_it_closes_on_a_binary_or_oversized_frame_and_answers_text_with_an
         "type": "error", "error": "This socket only sends; it accepts no messages."
     }
     await socket.send_to(bytes_data=b"\x00" * 10)
-    assert (await socket.receive_output(timeout=5)) == {"type": "websocket.close", "code": 1003}
+    assert (await socket.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4003}
 
     html = await checkout_socket(payment, query="")
     await html.send_to(text_data="x" * 5000)
-    assert (await html.receive_output(timeout=5)) == {"type": "websocket.close", "code": 1009}
+    assert (await html.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4009}
 
 
 async def test_it_answers_dashboard_frames_the_same_way(operator):
@@ -55,7 +55,7 @@ async def test_it_answers_dashboard_frames_the_same_way(operator):
     await socket.send_to(text_data='{"type": "force", "outcome": "successful"}')
     await receive_until(socket, is_json_type("error"), what="the error answer")
     await socket.send_to(text_data="y" * 2000)
-    assert (await _close_code(socket)) == 1009
+    assert (await _close_code(socket)) == 4009
 
 
 async def _close_code(socket: WebsocketCommunicator, timeout: float = 5) -> int:

@@ -120,6 +120,11 @@ def payment_notify(*, payment: Payment, message: str, language: str = "", actor:
     """A MoMo delivery notification to the payer: recorded on the payment's timeline."""
     if not message or len(message) > 160:
         raise PaymentError("a notification message is 1 to 160 characters")
+    try:
+        message = validation.clean_text(message, label="The notification message", max_length=160, required=True)
+        language = validation.clean_language(language)
+    except ValidationError as exc:
+        raise InvalidValue("notification", exc.messages[0]) from None
     PaymentLog.objects.create(
         payment=payment,
         event=PaymentLog.Event.NOTIFIED,

@@ -138,7 +138,7 @@ def serve(*, host: str, port: int, worker: SettlementWorker) -> None:
     live on the server's loop (its ORM work goes through sync_to_async), not in a thread.
     """
     from channels.routing import get_default_application
-    from daphne.server import Server
+    from payments.serving import GuardedServer as Server  # Daphne with the room's limits
     from twisted.internet import defer, reactor
 
     application = get_default_application()  # settings.ASGI_APPLICATION
