@@ -114,13 +114,14 @@ class PaymentSerializer(serializers.ModelSerializer):
     reference = serializers.UUIDField()
     amount = serializers.CharField()
     checkout_url = serializers.CharField()
+    refunded_amount = serializers.CharField(help_text="The sum of its successful refunds, e.g. \"30.00\".")
 
     class Meta:
         model = Payment
         fields = [
             "reference", "status", "reason", "amount", "currency", "phone_number",
             "external_id", "booking_details", "financial_transaction_id", "created_at",
-            "settle_at", "settled_at", "version", "checkout_url",
+            "settle_at", "settled_at", "version", "kind", "direction", "refunded_amount", "checkout_url",
         ]
         read_only_fields = fields
 

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import warnings
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -371,6 +372,24 @@ PAYMENT_CURRENCIES = [
     if c.strip()
 ]
 PAYMENT_EXPIRY_SECONDS = int(os.environ.get("PAYMENT_EXPIRY_SECONDS", "300"))
+
+
+def _money(name: str, default: str) -> Decimal:
+    """A non-negative amount with at most 2 decimals, or one clear line at start-up."""
+    text = os.environ.get(name, "").strip() or default
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("-1")
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")) or value >= 10**15:
+        raise ImproperlyConfigured(f"{name} must be an amount such as {default} (0 or more, at most 2 decimals).")
+    return value
+
+
+# The ledger (docs/ledger.md): the float each API user's (and the house's) disbursement and
+# remittance accounts open with per currency, and the balance a party's wallet opens with.
+MOMO_DEFAULT_FLOAT = _money("MOMO_DEFAULT_FLOAT", "100000")
+WALLET_START_BALANCE = _money("WALLET_START_BALANCE", "10000")
 DEMO_OPERATOR_USERNAME = os.environ.get("DEMO_OPERATOR_USERNAME", "").strip() or "operator"
 DEMO_OPERATOR_PASSWORD = os.environ.get("DEMO_OPERATOR_PASSWORD", "")
 # The MoMo Collections API (momo/): subscription keys (comma-separated; unset: one

@@ -11,6 +11,10 @@ Messages on the channel layer (all carry snapshots, so consumers never query per
   a reset removed every payment
 - to `dashboard`: {"type": "callbacks.updated", "callbacks": [...]} when callback
   deliveries are created or attempted (payments/callbacks.py)
+- to `balances` (dashboards): {"type": "balances.updated", "accounts": [...]} when merchant
+  accounts (collection, disbursement, remittance) move; to `wallet-<hash>` (the phone pages
+  of that party): {"type": "wallet.updated", "wallet": {...}, "payment": {...} | None}
+  when a wallet moves (`payment`: the payment that moved it, if one did).
 - to `settlement-workers`: {"type": "worker.wake"} when a payment is created, the
   settings change or callbacks fall due, so a sleeping worker recomputes its next due time.
 - to `user-<id>`: {"type": "user.revoked", "session": tag} when that user logs out or
@@ -24,6 +28,7 @@ The channel layer delivers at most once; every page resyncs from the database on
 (re)connect, so a lost message delays a page, it never leaves it wrong.
 """
 
+import hashlib
 import logging
 from functools import partial
 from typing import Any
@@ -60,6 +65,25 @@ def payments_changed(snapshots: list[dict[str, Any]]) -> list[Event]:
     for snapshot in snapshots:
         message = {"type": "payment.updated", "payment": snapshot}
         events += [(payment_group(snapshot["reference"]), message), (DASHBOARD_GROUP, message)]
+    return events
+
+
+BALANCES_GROUP = "balances"
+
+
+def wallet_group(party_id: str) -> str:
+    """A party's wallet pages: named by a hash, since a party id is the caller's text."""
+    return "wallet-" + hashlib.sha256(party_id.encode()).hexdigest()[:40]
+
+
+def balances_changed(accounts: list[dict[str, Any]], *, payments: dict[str, dict[str, Any]] | None = None) -> list[Event]:
+    """Accounts that moved (`account_snapshot`s); `payments`: by wallet owner, the payment that moved it."""
+    merchants = [a for a in accounts if a["kind"] != "wallet" and a["kind"] != "issuer"]
+    events = [(BALANCES_GROUP, {"type": "balances.updated", "accounts": merchants})] if merchants else []
+    for wallet in (a for a in accounts if a["kind"] == "wallet"):
+        payment = (payments or {}).get(wallet["owner"])
+        party_id = wallet["owner"].removeprefix("party:")
+        events.append((wallet_group(party_id), {"type": "wallet.updated", "wallet": wallet, "payment": payment}))
     return events
 
 

@@ -21,6 +21,9 @@ class MomoApiUser(models.Model):
     target_environment = models.CharField(max_length=32, default="sandbox")
     api_key_hash = models.CharField(max_length=64, blank=True, default="")
     reason_format = models.CharField(max_length=8, choices=ReasonFormat.choices, default=ReasonFormat.STRING)
+    # The float its disbursement and remittance accounts open with in each currency;
+    # NULL: MOMO_DEFAULT_FLOAT (`momo_credentials --float`).
+    starting_float = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -51,14 +54,33 @@ class Payment(models.Model):
         SIMULATOR = "simulator", "Simulator"
         MOMO = "momo", "MoMo upstream"
 
+    class Kind(models.TextChoices):
+        REQUEST_TO_PAY = "request_to_pay", "Request to pay"
+        REQUEST_TO_WITHDRAW = "request_to_withdraw", "Request to withdraw"
+        TRANSFER = "transfer", "Transfer"
+        DEPOSIT = "deposit", "Deposit"
+        REFUND = "refund", "Refund"
+        REMITTANCE_TRANSFER = "remittance_transfer", "Remittance transfer"
+        CASH_TRANSFER = "cash_transfer", "Cash transfer"
+
+    class Product(models.TextChoices):
+        COLLECTION = "collection", "Collection"
+        DISBURSEMENT = "disbursement", "Disbursement"
+        REMITTANCE = "remittance", "Remittance"
+
+    class Direction(models.TextChoices):
+        IN = "in", "Money in"
+        OUT = "out", "Money out"
+
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # Opens the payer's phone page (approve / decline). Never in a snapshot: the reference,
     # which the checkout page, the API and the dashboard show, must not be enough to approve.
     approval_token = models.CharField(max_length=32, unique=True, default=new_approval_token, editable=False)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
-    # The payer: an MSISDN from the checkout and the REST API; a MoMo request to pay may name
-    # its payer by EMAIL or PARTY_CODE instead (`party_id_type`), hence the width.
+    # The party: the payer of money in, the payee of money out. An MSISDN from the checkout
+    # and the REST API; a MoMo call may name it by EMAIL or PARTY_CODE (or ALIAS) instead
+    # (`party_id_type`), hence the width. A refund's party is the refunded payment's payer.
     phone_number = models.CharField(max_length=128)
     party_id_type = models.CharField(max_length=16, choices=PartyIdType.choices, default=PartyIdType.MSISDN)
     external_id = models.CharField(max_length=64, blank=True, default="")
@@ -90,6 +112,20 @@ class Payment(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
     )
+    # What kind of money movement it is; product and direction follow from the kind
+    # (`KIND_PRODUCT`, `KIND_DIRECTION`) and are stored so pages and filters read them plainly.
+    kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.REQUEST_TO_PAY)
+    product = models.CharField(max_length=16, choices=Product.choices, default=Product.COLLECTION)
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.IN)
+    # A refund: the request to pay it gives money back for (NULL: the reference named none we know).
+    refund_of = models.ForeignKey(
+        "self", null=True, blank=True, related_name="refunds", on_delete=models.SET_NULL
+    )
+    # The sum of this payment's successful refunds, kept by the transition that settles them
+    # (under the lock on this row), so it never passes `amount`: a database constraint too.
+    refunded_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # Fields of one product that its status call echoes (a cash transfer's sender KYC).
+    wire_fields = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -99,6 +135,10 @@ class Payment(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(refunded_amount__gte=0, refunded_amount__lte=models.F("amount")),
+                name="payment_refunds_within_amount",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -107,6 +147,21 @@ class Payment(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status != self.Status.PROCESSING
+
+
+KIND_PRODUCT: dict[str, str] = {
+    Payment.Kind.REQUEST_TO_PAY: Payment.Product.COLLECTION,
+    Payment.Kind.REQUEST_TO_WITHDRAW: Payment.Product.COLLECTION,
+    Payment.Kind.TRANSFER: Payment.Product.DISBURSEMENT,
+    Payment.Kind.DEPOSIT: Payment.Product.DISBURSEMENT,
+    Payment.Kind.REFUND: Payment.Product.DISBURSEMENT,
+    Payment.Kind.REMITTANCE_TRANSFER: Payment.Product.REMITTANCE,
+    Payment.Kind.CASH_TRANSFER: Payment.Product.REMITTANCE,
+}
+KIND_DIRECTION: dict[str, str] = {
+    kind: Payment.Direction.IN if product == Payment.Product.COLLECTION else Payment.Direction.OUT
+    for kind, product in KIND_PRODUCT.items()
+}
 
 
 class PaymentLog(models.Model):
@@ -125,6 +180,7 @@ class PaymentLog(models.Model):
         WRONG_PIN = "wrong_pin", "Wrong PIN"
         RESET = "reset", "Demo reset"
         CALLBACK = "callback", "Callback attempt"
+        LEDGER = "ledger", "Balance change (operator)"
 
     payment = models.ForeignKey(
         Payment, null=True, blank=True, related_name="logs", on_delete=models.CASCADE
@@ -260,3 +316,75 @@ class CallbackSettings(models.Model):
 
     def __str__(self) -> str:
         return f"callback settings for {self.momo_user_id or 'everyone'}"
+
+
+class LedgerAccount(models.Model):
+    """One balance of the double-entry ledger (payments/services/ledger.py writes it).
+
+    `owner` names whose it is: "issuer" (the one account per currency that floats and wallet
+    balances come from; the only one that goes below zero), "house" (the merchant the
+    checkout form sells for), "user:<api user id>", or "party:<party id>" (a wallet).
+    `balance` is kept by the transition that writes the entries and always equals their sum.
+    """
+
+    class Kind(models.TextChoices):
+        ISSUER = "issuer", "Issuer"
+        COLLECTION = "collection", "Collection"
+        DISBURSEMENT = "disbursement", "Disbursement"
+        REMITTANCE = "remittance", "Remittance"
+        WALLET = "wallet", "Wallet"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    owner = models.CharField(max_length=160)
+    currency = models.CharField(max_length=3)
+    momo_user = models.ForeignKey(
+        MomoApiUser, null=True, blank=True, related_name="ledger_accounts", on_delete=models.SET_NULL
+    )
+    balance = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "kind", "currency"], name="ledger_account_once"),
+            models.CheckConstraint(
+                condition=models.Q(balance__gte=0) | models.Q(kind="issuer"), name="ledger_balance_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.kind} {self.currency}: {self.balance}"
+
+
+class LedgerEntry(models.Model):
+    """One side of a money movement: the two entries of a movement share `movement` and sum
+    to zero. A payment's entries are written by the transition that made it successful,
+    at most one per account (a constraint), so a settlement is booked exactly once."""
+
+    class Cause(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        OPENING = "opening", "Opening balance"
+        OPERATOR = "operator", "Operator change"
+
+    account = models.ForeignKey(LedgerAccount, related_name="entries", on_delete=models.PROTECT)
+    movement = models.UUIDField(db_index=True)
+    amount = models.DecimalField(max_digits=18, decimal_places=2)  # + credit, - debit
+    cause = models.CharField(max_length=16, choices=Cause.choices)
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, related_name="ledger_entries", on_delete=models.SET_NULL
+    )  # SET_NULL: deleting a payment leaves the ledger adding up
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payment", "account"], condition=models.Q(payment__isnull=False),
+                name="ledger_entry_once_per_payment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} on {self.account_id}"

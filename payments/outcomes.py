@@ -26,6 +26,12 @@ REASONS: dict[str, str] = {
     "RESOURCE_ALREADY_EXIST": "This payment was already submitted.",
     "COULD_NOT_PERFORM_TRANSACTION": "The transaction could not be completed.",
 }
+# The codes only money out (refunds, cash transfers) fails with.
+OUT_REASONS: dict[str, str] = {
+    "TRANSACTION_NOT_FOUND": "The payment to refund was not found.",
+    "NOT_FOUND": "The transaction was not found.",
+}
+ALL_REASONS: dict[str, str] = {**REASONS, **OUT_REASONS}
 
 RANDOM_FAILURE_REASONS = ["NOT_ENOUGH_FUNDS", "APPROVAL_REJECTED", "EXPIRED", "PAYER_LIMIT_REACHED"]
 
@@ -48,6 +54,41 @@ TEST_NUMBER_FAILURES: dict[str, str] = {
 }
 
 
+ONGOING = "ongoing"  # successful, at twice the timeout
+DELAYED = "delayed"  # never settles by itself; expires
+
+# Disbursement and remittance transfers, keyed on the payee's number (MTN's use-case table).
+TRANSFER_NUMBER_CASES: dict[str, str] = {
+    "46733123450": "INTERNAL_PROCESSING_ERROR",
+    "46733123451": "APPROVAL_REJECTED",
+    "46733123452": "EXPIRED",
+    "46733123453": ONGOING,
+    "46733123454": DELAYED,
+    "46733123455": "NOT_ENOUGH_FUNDS",
+    "46733123456": "PAYER_LIMIT_REACHED",
+    "46733123457": "PAYEE_NOT_FOUND",
+    "46733123458": "NOT_ALLOWED",
+    "46733123459": "NOT_ALLOWED_TARGET_ENVIRONMENT",
+    "46733123460": "INVALID_CALLBACK_URL_HOST",
+    "46733123461": "INVALID_CURRENCY",
+    "46733123462": "INTERNAL_PROCESSING_ERROR",
+    "46733123463": "SERVICE_UNAVAILABLE",
+}
+# Refunds and cash transfers, keyed on the externalId "1" ... "13".
+REFUND_EXTERNAL_ID_CASES: dict[str, str] = dict(zip(map(str, range(1, 14)), [
+    "TRANSACTION_NOT_FOUND", "INTERNAL_PROCESSING_ERROR", "APPROVAL_REJECTED", "EXPIRED", ONGOING, DELAYED,
+    "NOT_ALLOWED", "NOT_ALLOWED_TARGET_ENVIRONMENT", "INVALID_CALLBACK_URL_HOST", "INVALID_CURRENCY",
+    "INTERNAL_PROCESSING_ERROR", "SERVICE_UNAVAILABLE", "COULD_NOT_PERFORM_TRANSACTION",
+]))
+CASH_TRANSFER_EXTERNAL_ID_CASES: dict[str, str] = dict(zip(map(str, range(1, 14)), [
+    "NOT_FOUND", "INTERNAL_PROCESSING_ERROR", "APPROVAL_REJECTED", "EXPIRED", "PAYEE_NOT_FOUND",
+    "PAYEE_NOT_ALLOWED_TO_RECEIVE", "NOT_ALLOWED", "NOT_ALLOWED_TARGET_ENVIRONMENT", "INVALID_CALLBACK_URL_HOST",
+    "INVALID_CURRENCY", "INTERNAL_PROCESSING_ERROR", "SERVICE_UNAVAILABLE", "COULD_NOT_PERFORM_TRANSACTION",
+]))
+REQUEST_NUMBER_CASES: dict[str, str] = {**TEST_NUMBER_FAILURES, ONGOING_NUMBER: ONGOING, PENDING_NUMBER: DELAYED}
+MONEY_OUT_KINDS = ("transfer", "deposit", "refund", "remittance_transfer", "cash_transfer")
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: str
@@ -56,35 +97,56 @@ class Outcome:
 
 def reason_text(code: str) -> str:
     """A reason code in words ("" for none)."""
-    return REASONS.get(code, code.replace("_", " ").capitalize()) if code else ""
+    return ALL_REASONS.get(code, code.replace("_", " ").capitalize()) if code else ""
 
 
-def is_test_number(phone_number: str) -> bool:
-    return phone_number in TEST_NUMBER_FAILURES or phone_number in (ONGOING_NUMBER, PENDING_NUMBER)
+def sandbox_case(phone_number: str, *, kind: str = "request_to_pay", external_id: str = "") -> str | None:
+    """The fixed case of a sandbox test value for this kind of payment: a FAILED reason
+    code, ONGOING or DELAYED; None for any other value. Request to pay, request to
+    withdraw and deposit use the request-to-pay numbers; transfers their own; refunds and
+    cash transfers are keyed on the externalId."""
+    if kind == "refund":
+        return REFUND_EXTERNAL_ID_CASES.get(external_id)
+    if kind == "cash_transfer":
+        return CASH_TRANSFER_EXTERNAL_ID_CASES.get(external_id)
+    if kind in ("transfer", "remittance_transfer"):
+        return TRANSFER_NUMBER_CASES.get(phone_number)
+    return REQUEST_NUMBER_CASES.get(phone_number)
+
+
+def is_test_number(phone_number: str, *, kind: str = "request_to_pay", external_id: str = "") -> bool:
+    return sandbox_case(phone_number, kind=kind, external_id=external_id) is not None
 
 
 def settle_at_for(
-    phone_number: str, created_at: datetime, timeout: float, *, approval_mode: str = "timer"
+    phone_number: str, created_at: datetime, timeout: float, *, approval_mode: str = "timer",
+    kind: str = "request_to_pay", external_id: str = "",
 ) -> datetime | None:
     """When the worker is due to settle a payment created now; None means never (it expires).
 
-    In `phone` approval mode only the payer settles a payment; test numbers keep their outcomes.
+    In `phone` approval mode only the payer settles money in; test values keep their
+    outcomes, and money out never waits for a payer.
     """
-    if phone_number == PENDING_NUMBER:
+    case = sandbox_case(phone_number, kind=kind, external_id=external_id)
+    if case == DELAYED:
         return None
-    if approval_mode == "phone" and not is_test_number(phone_number):
+    if approval_mode == "phone" and case is None and kind not in MONEY_OUT_KINDS:
         return None
-    if phone_number == ONGOING_NUMBER:
+    if case == ONGOING:
         timeout *= 2
     return created_at + timedelta(seconds=timeout)
 
 
-def decide(phone_number: str, *, rng: random.Random, success_rate: float) -> Outcome:
-    """Test numbers decide by themselves; anything else is a draw from the seeded rng."""
-    if phone_number in TEST_NUMBER_FAILURES:
-        return Outcome(FAILED, TEST_NUMBER_FAILURES[phone_number])
-    if phone_number == ONGOING_NUMBER:
+def decide(
+    phone_number: str, *, rng: random.Random, success_rate: float, kind: str = "request_to_pay", external_id: str = ""
+) -> Outcome:
+    """Test values decide by themselves; anything else is a draw from the seeded rng (and
+    then the ledger's funds check, when it settles)."""
+    case = sandbox_case(phone_number, kind=kind, external_id=external_id)
+    if case == ONGOING:
         return Outcome(SUCCESSFUL)
+    if case is not None and case != DELAYED:
+        return Outcome(FAILED, case)
     if rng.random() < success_rate:
         return Outcome(SUCCESSFUL)
     return Outcome(FAILED, rng.choice(RANDOM_FAILURE_REASONS))

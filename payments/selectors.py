@@ -6,12 +6,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from payments import validation
+from payments import accounts, validation
 from payments.filters import Filter
-from payments.models import CallbackDelivery, MomoApiUser, Payment, PaymentLog, SimulatorSettings, WorkerHeartbeat
+from payments.models import (
+    CallbackDelivery, LedgerAccount, MomoApiUser, Payment, PaymentLog, SimulatorSettings, WorkerHeartbeat,
+)
 
 
 def _iso(value) -> str | None:
@@ -40,6 +42,9 @@ def payment_snapshot(payment: Payment) -> dict[str, Any]:
         "settle_at": _iso(payment.settle_at),
         "settled_at": _iso(payment.settled_at),
         "version": payment.version,
+        "kind": payment.kind,
+        "direction": payment.direction,
+        "refunded_amount": f"{payment.refunded_amount:.2f}",
         "checkout_url": f"{settings.PUBLIC_URL}/pay/{payment.reference}/",
     }
     if "booking_details" in payment.get_deferred_fields():
@@ -102,11 +107,43 @@ def momo_payment(user: MomoApiUser, reference) -> Payment | None:
 
 
 def momo_balance(user: MomoApiUser, currency: str) -> Decimal:
-    """The API user's collection account: the sum of its successful payments in `currency`."""
-    total = Payment.objects.filter(
-        momo_user=user, currency=currency, status=Payment.Status.SUCCESSFUL
-    ).aggregate(total=Sum("amount"))["total"]
-    return total or Decimal("0")
+    """The API user's collection account in `currency`, from the ledger."""
+    return product_balance(user, Payment.Product.COLLECTION, currency)
+
+
+def product_balance(user: MomoApiUser | None, product: str, currency: str) -> Decimal:
+    """A merchant's (None: the house's) account of `product` in `currency`, from the ledger;
+    an account not opened yet answers what it will open with (its float, or 0)."""
+    key = accounts.merchant_key(user.pk if user else None, accounts.PRODUCT_ACCOUNT[product], currency)
+    balance = LedgerAccount.objects.filter(**key._asdict()).values_list("balance", flat=True).first()
+    return balance if balance is not None else accounts.starting_balance(key, user)
+
+
+def account_snapshot(account: LedgerAccount) -> dict[str, str]:
+    """A ledger account as pages and pushes show it."""
+    return {"owner": account.owner, "kind": account.kind, "currency": account.currency,
+            "balance": f"{account.balance:.2f}"}
+
+
+def merchant_balances(user: MomoApiUser | None) -> list[dict[str, str]]:
+    """A merchant's opened accounts, one row per currency: {currency, collection, disbursement, remittance}."""
+    owner = accounts.merchant_owner(user.pk if user else None)
+    rows: dict[str, dict[str, str]] = {}
+    for kind, currency, balance in LedgerAccount.objects.filter(owner=owner).values_list("kind", "currency", "balance"):
+        rows.setdefault(currency, {"currency": currency})[kind] = f"{balance:.2f}"
+    return [rows[currency] for currency in sorted(rows)]
+
+
+def wallet_balances(party_id: str) -> list[dict[str, str]]:
+    """A party's wallets: [{"currency": "EUR", "balance": "9900.00"}], by currency."""
+    wallets = LedgerAccount.objects.filter(owner=accounts.party_owner(party_id), kind=LedgerAccount.Kind.WALLET)
+    return [{"currency": c, "balance": f"{b:.2f}"} for c, b in wallets.order_by("currency").values_list("currency", "balance")]
+
+
+def wallet_balance(party_id: str, currency: str) -> Decimal | None:
+    """A party's wallet in `currency`; None if it has none yet."""
+    key = accounts.wallet_key(party_id, currency)
+    return LedgerAccount.objects.filter(**key._asdict()).values_list("balance", flat=True).first()
 
 
 def momo_users() -> list[dict[str, Any]]:
@@ -128,7 +165,9 @@ def momo_users() -> list[dict[str, Any]]:
 
 def newest_waiting_payment() -> Payment | None:
     """The newest processing payment its payer can still answer (the simulator's)."""
-    waiting = Payment.objects.filter(status=Payment.Status.PROCESSING, provider=Payment.Provider.SIMULATOR)
+    waiting = Payment.objects.filter(
+        status=Payment.Status.PROCESSING, provider=Payment.Provider.SIMULATOR, direction=Payment.Direction.IN
+    )
     return waiting.order_by("-created_at", "-id").first()
 
 

@@ -73,26 +73,33 @@ class SettlementWorker:
         self.settled += done
         return done
 
-    def _lock(self, due) -> list[tuple[int, str]]:
-        """Claim up to a batch of due rows: (pk, phone) only, so a corrupt row can't stop the claim."""
+    def _lock(self, due) -> list[tuple[int, str, str, str]]:
+        """Claim up to a batch of due rows: (pk, phone, kind, external id) only, so a corrupt
+        row can't stop the claim."""
         if self.skipped:
             due = due.exclude(pk__in=self.skipped)
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
-        return list(due.values_list("pk", "phone_number")[: self.batch_size])
+        return list(due.values_list("pk", "phone_number", "kind", "external_id")[: self.batch_size])
+
+    def _decide(self, claimed: list[tuple[int, str, str, str]], success_rate: float) -> dict[int, outcomes.Outcome]:
+        """Each one's outcome: its kind's test values, else a draw (the ledger then checks funds)."""
+        return {
+            pk: outcomes.decide(phone, rng=self.rng, success_rate=success_rate, kind=kind, external_id=external_id)
+            for pk, phone, kind, external_id in claimed
+        }
 
     def _settle_due(self, now: datetime, success_rate: float) -> int:
         due = Payment.objects.filter(status=PROCESSING, provider=SIMULATOR, settle_at__lte=now).order_by("settle_at", "id")
         with transaction.atomic():
             claimed = self._lock(due)
-            decided = {pk: outcomes.decide(phone, rng=self.rng, success_rate=success_rate) for pk, phone in claimed}
-            return len(self._run_batch(decided, services.payment_settle_many))
+            return len(self._run_batch(self._decide(claimed, success_rate), services.payment_settle_many))
 
     def _expire_due(self, created_before: datetime) -> int:
         due = Payment.objects.filter(status=PROCESSING, created_at__lte=created_before).order_by("created_at", "id")
         with transaction.atomic():
             claimed = self._lock(due)
-            return len(self._run_batch({pk: services.EXPIRED for pk, _ in claimed}, _expire_many))
+            return len(self._run_batch({row[0]: services.EXPIRED for row in claimed}, _expire_many))
 
     def _run_batch(self, decided: dict[int, outcomes.Outcome], settle_many: SettleMany) -> list[Payment]:
         """One transaction and one push for a claimed batch; if the batch is refused (paused
@@ -131,8 +138,7 @@ class SettlementWorker:
         while True:
             with transaction.atomic():
                 claimed = self._lock(due)
-                decided = {pk: outcomes.decide(phone, rng=self.rng, success_rate=success_rate) for pk, phone in claimed}
-                settled = self._run_batch(decided, services.payment_force_many)
+                settled = self._run_batch(self._decide(claimed, success_rate), services.payment_force_many)
             if not claimed:
                 return counts
             for payment in settled:

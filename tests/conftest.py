@@ -1,5 +1,9 @@
+import os
+from decimal import Decimal
+
 import pytest
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import Client
@@ -9,6 +13,11 @@ from rest_framework.test import APIClient
 from consumers import rendering
 from tests.callback_support import HOST, Receiver
 from tests.dashboard_support import logged_in
+
+# Payers in tests are rich unless a test says otherwise (the ledger's tests set the balances
+# they check): most tests pay many times from one number. Child processes inherit it.
+os.environ.setdefault("WALLET_START_BALANCE", "1000000000")
+settings.WALLET_START_BALANCE = Decimal(os.environ["WALLET_START_BALANCE"])
 
 
 @pytest.fixture(autouse=True)

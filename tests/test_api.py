@@ -29,7 +29,7 @@ def test_it_creates_a_payment_with_exact_amount(outsider_api):
     assert set(body) == {
         "reference", "status", "reason", "amount", "currency", "phone_number", "external_id",
         "booking_details", "financial_transaction_id", "created_at", "settle_at", "settled_at",
-        "version", "checkout_url",
+        "version", "checkout_url", "kind", "direction", "refunded_amount",
     }
     assert PaymentLog.objects.filter(payment=payment, event="created", actor="api").count() == 1
 

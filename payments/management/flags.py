@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -20,6 +21,14 @@ def rate(value: str) -> float:
         return services.check_success_rate(number)
     except services.InvalidValue as exc:
         raise argparse.ArgumentTypeError(f"{value} is outside {exc.low:g}-{exc.high:g} (use e.g. 0.9 for 90 %)") from None
+
+
+def money(value: str) -> Decimal:
+    """An amount such as 100000 or 250.50; the ledger's rule."""
+    try:
+        return services.check_money(value)
+    except services.InvalidValue as exc:
+        raise argparse.ArgumentTypeError(f"{value!r}: {exc}") from None
 
 
 def timeout(value: str) -> float:

@@ -49,10 +49,9 @@ def of(name: str) -> Provider:
     return PROVIDERS.get(name, PROVIDERS[SIMULATOR])
 
 
-def schedule(
-    name: str, *, phone_number: str, now: datetime, timeout: float, approval_mode: str = "timer"
-) -> dict[str, Any]:
-    return of(name).schedule(phone_number=phone_number, now=now, timeout=timeout, approval_mode=approval_mode)
+def schedule(name: str, *, phone_number: str, now: datetime, timeout: float, **case: str) -> dict[str, Any]:
+    """`case`: approval_mode, and the payment's kind and external_id (test values by kind)."""
+    return of(name).schedule(phone_number=phone_number, now=now, timeout=timeout, **case)
 
 
 def forceable(name: str) -> bool:

@@ -73,7 +73,7 @@ class UpstreamStatus:
     financial_transaction_id: str = ""
 
 
-def schedule(*, phone_number: str, now: datetime, timeout: float, approval_mode: str = "timer") -> dict[str, Any]:
+def schedule(*, phone_number: str, now: datetime, timeout: float, **_: Any) -> dict[str, Any]:
     """Never settled by the simulator; submitted upstream by a worker at once."""
     return {"settle_at": None, "next_check_at": now}
 

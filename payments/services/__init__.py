@@ -5,6 +5,8 @@ path by what it changes:
 - `lifecycle`: create, and the one transition to a final state (settle, force, expire,
   approve, decline), with the callback outbox rows it writes; reset;
 - `upstream`: the status schedule of payments a real MoMo upstream decides;
+- `ledger`: the double-entry ledger: accounts, the booking of a payment's movement (which
+  the one transition calls in its transaction), an operator's float and wallet changes;
 - `rules`: every range and the outcome/reason pair, written once;
 - `demo`: the live settings row and the operator account;
 - `credentials`: MoMo API users, keys and subscription keys;
@@ -42,9 +44,21 @@ from payments.services.lifecycle import (
     payment_force,
     payment_force_many,
     payment_log_skip,
+    payment_refund,
     payment_settle,
     payment_settle_many,
     request_fingerprint,
+)
+from payments.services.ledger import (
+    NOT_ALLOWED,
+    NOT_ENOUGH_FUNDS,
+    TRANSACTION_NOT_FOUND,
+    accounts_open,
+    check_money,
+    float_set,
+    float_top_up,
+    merchant_accounts_open,
+    wallet_set_balance,
 )
 from payments.services.outbox import (
     CALLBACK_PENDING,

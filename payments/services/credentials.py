@@ -4,14 +4,17 @@ import hashlib
 import os
 import secrets
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from payments import validation
 from payments.errors import InvalidValue, PaymentError
 from payments.models import MomoApiUser, Payment, PaymentLog
+from payments.services.ledger import check_money, merchant_accounts_open
 
 
 def momo_key_hash(api_key: str) -> str:
@@ -47,9 +50,12 @@ def momo_user_create(
     provider_callback_host: str,
     target_environment: str = "sandbox",
     reason_format: str = MomoApiUser.ReasonFormat.STRING,
+    starting_float: Decimal | None = None,
     actor: str,
 ) -> MomoApiUser:
-    """Provision an API user (without a key yet). A reused id raises IntegrityError."""
+    """Provision an API user (without a key yet). A reused id raises IntegrityError.
+    `starting_float`: its disbursement and remittance accounts' float in each currency
+    (None: MOMO_DEFAULT_FLOAT); its accounts in its environment's currency open now."""
     try:
         provider_callback_host = validation.clean_callback_host(provider_callback_host)
     except ValidationError as exc:
@@ -59,11 +65,15 @@ def momo_user_create(
         raise PaymentError(f"unknown target environment {target_environment!r} (use one of {known})")
     if reason_format not in MomoApiUser.ReasonFormat.values:
         raise PaymentError(f"reason format must be 'string' or 'object', not {reason_format!r}")
+    if starting_float is not None:
+        starting_float = check_money(starting_float, field="starting_float")
     with transaction.atomic():
         user = MomoApiUser.objects.create(
             id=user_id, provider_callback_host=provider_callback_host,
-            target_environment=target_environment, reason_format=reason_format,
+            target_environment=target_environment, reason_format=reason_format, starting_float=starting_float,
         )
+        currency = settings.MOMO_ENVIRONMENTS[target_environment]
+        merchant_accounts_open(momo_user=user, currency=currency, now=timezone.now())
         PaymentLog.objects.create(
             event=PaymentLog.Event.MOMO_USER,
             actor=actor,
@@ -89,13 +99,15 @@ def momo_credentials_create(
     provider_callback_host: str,
     target_environment: str = "sandbox",
     reason_format: str = MomoApiUser.ReasonFormat.STRING,
+    starting_float: Decimal | None = None,
     actor: str,
 ) -> tuple[MomoApiUser, str]:
     """What the dashboard's button and `momo_credentials` do: a new API user and its key."""
     with transaction.atomic():
         user = momo_user_create(
             user_id=uuid.uuid4(), provider_callback_host=provider_callback_host,
-            target_environment=target_environment, reason_format=reason_format, actor=actor,
+            target_environment=target_environment, reason_format=reason_format,
+            starting_float=starting_float, actor=actor,
         )
         return user, momo_user_new_key(user=user, actor=actor)
 

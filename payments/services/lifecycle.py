@@ -23,8 +23,13 @@ from django.utils import timezone
 
 from payments import callbacks, events, outcomes, providers
 from payments.errors import IdempotencyConflict, InvalidValue, PaymentError
-from payments.models import CallbackDelivery, IdempotencyKey, MomoApiUser, Payment, PaymentLog, SimulatorSettings
-from payments.selectors import callback_snapshot, payment_snapshot, simulator_settings
+from payments.accounts import party_owner, wallet_key
+from payments.models import (
+    KIND_DIRECTION, KIND_PRODUCT, CallbackDelivery, IdempotencyKey, LedgerAccount, LedgerEntry, MomoApiUser, Payment,
+    PaymentLog, SimulatorSettings,
+)
+from payments.selectors import account_snapshot, callback_snapshot, payment_snapshot, simulator_settings
+from payments.services import ledger
 from payments.services.rules import FINAL_STATUSES, PROCESSING, check_outcome
 from payments.wire import status_json
 
@@ -45,15 +50,22 @@ def payment_create(
     callback_url: str = "",
     scripted: bool = False,
     owner: Any = None,
+    kind: str = Payment.Kind.REQUEST_TO_PAY,
+    refund_of: Payment | None = None,
+    wire_fields: dict[str, Any] | None = None,
 ) -> Payment:
-    """Create a processing payment. A given `reference` that exists raises IntegrityError
-    (the unique constraint decides, so concurrent reuses of one reference create one)."""
+    """Create a processing payment of `kind` (money in or out; `phone_number` is its party:
+    the payer, or the payee). A given `reference` that exists raises IntegrityError (the
+    unique constraint decides, so concurrent reuses of one reference create one).
+    Its ledger movement is booked, and its funds checked, when it settles."""
+    if kind not in KIND_PRODUCT:
+        raise InvalidValue("kind", f"A payment's kind is one of {', '.join(KIND_PRODUCT)}.")
     config = simulator_settings()
     now = timezone.now()
     provider = providers.active().name
     schedule = providers.schedule(
         provider, phone_number=phone_number, now=now, timeout=config.timeout_seconds,
-        approval_mode=config.approval_mode,
+        approval_mode=config.approval_mode, kind=kind, external_id=external_id,
     )
     if scripted:
         # A scenario settles it at its own (scaled) time, with its own seeded outcome; the
@@ -77,20 +89,77 @@ def payment_create(
             callback_url=callback_url,
             created_at=now,
             updated_at=now,
+            kind=kind,
+            product=KIND_PRODUCT[kind],
+            direction=KIND_DIRECTION[kind],
+            refund_of=refund_of,
+            wire_fields=wire_fields or {},
         )
         PaymentLog.objects.create(
             payment=payment,
             event=PaymentLog.Event.CREATED,
             actor=actor,
             to_status=PROCESSING,
-            details={"timeout_seconds": config.timeout_seconds, "approval_mode": config.approval_mode},
+            details={"timeout_seconds": config.timeout_seconds, "approval_mode": config.approval_mode, "kind": kind},
         )
+        if phone_number and provider == Payment.Provider.SIMULATOR:
+            # The party's wallet opens at first sight: its page shows the balance at once.
+            ledger.accounts_open({wallet_key(phone_number, currency)}, now=now)
         events.send_event_on_commit(events.payment_created(payment_snapshot(payment)))
     return payment
 
 
 def request_fingerprint(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def payment_refund(
+    *,
+    payment: Payment | None,
+    amount: Decimal,
+    actor: str,
+    reference: uuid.UUID | None = None,
+    momo_user: MomoApiUser | None = None,
+    currency: str | None = None,
+    strict: bool = False,
+    **fields: Any,
+) -> Payment:
+    """A refund of `payment` (None: a reference nobody knows): a processing payment of kind
+    refund that pays `amount` back to its payer from `momo_user`'s disbursement account.
+
+    It settles by the same rules as any payment; its transition checks, under the refunded
+    payment's lock, that it names a successful request to pay of the same API user and
+    currency and stays within what is left (else FAILED, TRANSACTION_NOT_FOUND or
+    NOT_ALLOWED), and that the float can pay it (else NOT_ENOUGH_FUNDS).
+    `strict` (an operator's refund, made for the payment's own merchant): refuse at once,
+    with PaymentError, what would fail now. `fields`: the MoMo call's other fields.
+    """
+    if strict:
+        amount = _refundable(payment, amount)
+        momo_user = payment.momo_user
+    return payment_create(
+        amount=amount,
+        currency=currency or (payment.currency if payment else "EUR"),
+        phone_number=payment.phone_number if payment else "",
+        party_id_type=payment.party_id_type if payment else Payment.PartyIdType.MSISDN,
+        actor=actor,
+        reference=reference,
+        momo_user=momo_user,
+        kind=Payment.Kind.REFUND,
+        refund_of=payment,
+        **fields,
+    )
+
+
+def _refundable(payment: Payment | None, amount: Any) -> Decimal:
+    """The operator's refund, checked now (the transition checks it again, under its locks)."""
+    amount = ledger.check_money(amount, allow_zero=False)
+    if payment is None or payment.kind != Payment.Kind.REQUEST_TO_PAY or payment.status != Payment.Status.SUCCESSFUL:
+        raise PaymentError("Only a successful request to pay can be refunded.")
+    left = payment.amount - payment.refunded_amount
+    if amount > left:
+        raise InvalidValue("amount", f"At most {left:.2f} {payment.currency} is left to refund.", low=0, high=float(left))
+    return amount
 
 
 def payment_create_idempotent(
@@ -147,28 +216,24 @@ def _finalize(
     """
     given = transaction_ids or {}
     now = timezone.now()
-    by_outcome: dict[outcomes.Outcome, list[int]] = defaultdict(list)
-    for payment_id, outcome in decisions:
+    for _, outcome in decisions:
         if outcome.status not in FINAL_STATUSES:
             raise PaymentError(f"{outcome.status!r} is not a final status")
-        by_outcome[outcome].append(payment_id)
+    ids = [payment_id for payment_id, _ in decisions]
     with transaction.atomic():
-        for outcome, ids in by_outcome.items():
-            successful = outcome.status == Payment.Status.SUCCESSFUL
-            drawn = [When(pk=pk, then=Value(given.get(pk) or _transaction_id())) for pk in ids]
-            updated = _claimable(ids, respect_pause=respect_pause).update(
-                status=outcome.status,
-                reason="" if successful else outcome.reason,
-                financial_transaction_id=Case(*drawn, default=Value("")) if successful else "",
-                settled_at=now,
-                updated_at=now,
-                version=F("version") + 1,
-            )
-            if updated != len(ids):
-                raise PaymentError("already settled or paused" if respect_pause else "already settled")
+        # Lock the payments first (every transition takes its locks in the ledger's order).
+        claimed = _claimable(ids, respect_pause=respect_pause).select_for_update().order_by("pk").in_bulk()
+        if len(claimed) != len(set(ids)):
+            raise PaymentError("already settled or paused" if respect_pause else "already settled")
+        booked = ledger.ledger_book([claimed[pk] for pk in ids], dict(decisions), now=now)
+        by_outcome: dict[outcomes.Outcome, list[int]] = defaultdict(list)
+        for payment_id in ids:
+            by_outcome[booked.decisions[payment_id]].append(payment_id)
+        for outcome, group in by_outcome.items():
+            _mark_final(group, outcome, now, given=given, respect_pause=respect_pause)
         # Read back inside the transaction: the rows as committed, versions included.
-        rows = Payment.objects.select_related("momo_user").in_bulk([payment_id for payment_id, _ in decisions])
-        payments = [rows[payment_id] for payment_id, _ in decisions]
+        rows = Payment.objects.select_related("momo_user").in_bulk(ids)
+        payments = [rows[payment_id] for payment_id in ids]
         PaymentLog.objects.bulk_create(
             PaymentLog(
                 payment=payment,
@@ -181,8 +246,36 @@ def _finalize(
             for payment in payments
         )
         _outbox(payments, now)
-        events.send_event_on_commit(events.payments_changed([payment_snapshot(p) for p in payments]))
+        events.send_event_on_commit(events.payments_changed([payment_snapshot(p) for p in [*payments, *booked.refunded]]))
+        _push_balances(booked.accounts, payments)
     return payments
+
+
+def _mark_final(ids: list[int], outcome: outcomes.Outcome, now: datetime, *, given: dict[int, str],
+                respect_pause: bool) -> None:
+    """The compare-and-set of one outcome's payments (locked already, so it takes them all)."""
+    successful = outcome.status == Payment.Status.SUCCESSFUL
+    drawn = [When(pk=pk, then=Value(given.get(pk) or _transaction_id())) for pk in ids]
+    updated = _claimable(ids, respect_pause=respect_pause).update(
+        status=outcome.status,
+        reason="" if successful else outcome.reason,
+        financial_transaction_id=Case(*drawn, default=Value("")) if successful else "",
+        settled_at=now,
+        updated_at=now,
+        version=F("version") + 1,
+    )
+    if updated != len(ids):
+        raise PaymentError("already settled or paused" if respect_pause else "already settled")
+
+
+def _push_balances(moved: list[LedgerAccount], payments: list[Payment]) -> None:
+    """Balances that moved, after commit; a wallet's push names the payment that moved it."""
+    if not moved:
+        return
+    by_wallet = {
+        party_owner(p.phone_number): payment_snapshot(p) for p in payments if p.status == Payment.Status.SUCCESSFUL
+    }
+    events.send_event_on_commit(events.balances_changed([account_snapshot(a) for a in moved], payments=by_wallet))
 
 
 def _momo_status(payment: Payment) -> dict[str, Any]:
@@ -271,6 +364,8 @@ DECLINED = outcomes.Outcome(Payment.Status.FAILED, "APPROVAL_REJECTED")
 def _payer_may_answer(payment: Payment) -> None:
     if payment.is_final:
         raise PaymentError(f"already settled ({payment.status})")
+    if payment.direction != Payment.Direction.IN:
+        raise PaymentError("money out needs no approval from its payee")
     if providers.of(payment.provider).decides_upstream:
         raise PaymentError(UPSTREAM_DECIDES)
 
@@ -307,6 +402,9 @@ def demo_reset(*, actor: str) -> int:
         removed = Payment.objects.count()
         IdempotencyKey.objects.all().delete()
         PaymentLog.objects.all().delete()
+        # The ledger starts afresh too: floats and wallets reopen with their starting balances.
+        LedgerEntry.objects.all().delete()
+        LedgerAccount.objects.all().delete()
         Payment.objects.all().delete()
         PaymentLog.objects.create(
             event=PaymentLog.Event.RESET, actor=actor, details={"payments_removed": removed}

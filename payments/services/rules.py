@@ -84,6 +84,6 @@ def check_outcome(outcome: Any, reason: Any = "") -> outcomes.Outcome:
             raise InvalidValue("reason", "A reason only goes with outcome 'failed'.")
         return outcomes.Outcome(str(outcome))
     reason = reason or DEFAULT_FAIL_REASON
-    if reason not in outcomes.REASONS:
+    if reason not in outcomes.ALL_REASONS:
         raise InvalidValue("reason", f"Unknown MoMo reason code: {reason[:48]}.")
     return outcomes.Outcome(str(outcome), reason)

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from payments import services
-from payments.management.flags import SimulatorCommand
+from payments.management.flags import SimulatorCommand, money
 from payments.models import MomoApiUser
 
 
@@ -25,12 +25,14 @@ class Command(SimulatorCommand):
         parser.add_argument("--target-environment", default="sandbox", choices=sorted(settings.MOMO_ENVIRONMENTS))
         parser.add_argument("--reason-format", default="string", choices=MomoApiUser.ReasonFormat.values,
                             help="shape of `reason` on FAILED status: string (live MoMo) or object (MTN's swagger)")
+        parser.add_argument("--float", dest="starting_float", type=money, metavar="AMOUNT",
+                            help="its disbursement and remittance float in each currency (default MOMO_DEFAULT_FLOAT)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             user, api_key = services.momo_credentials_create(
                 provider_callback_host=options["callback_host"], target_environment=options["target_environment"],
-                reason_format=options["reason_format"], actor="command",
+                reason_format=options["reason_format"], starting_float=options["starting_float"], actor="command",
             )
         except services.InvalidValue as exc:
             flag = "--callback-host: " if exc.field == "provider_callback_host" else ""
