@@ -29,17 +29,22 @@ def reason(code: str, reason_format: str) -> str | dict[str, str]:
 
 
 def status_json(payment: Payment, reason_format: str = MomoApiUser.ReasonFormat.STRING) -> dict[str, Any]:
-    """Fields by state, as observed on MoMo: PENDING has neither financialTransactionId nor
-    reason, SUCCESSFUL has financialTransactionId, FAILED has reason."""
+    """The status body of the payment's own operation: fields by state, as observed on MoMo
+    (PENDING has neither financialTransactionId nor reason, SUCCESSFUL has
+    financialTransactionId, FAILED has reason). Money in names its `payer`, money out its
+    `payee`; a cash transfer echoes the sender fields it was sent (`wire_fields`)."""
+    party = "payer" if payment.direction == Payment.Direction.IN else "payee"
     body: dict[str, Any] = {
         "amount": amount_text(payment.amount),
         "currency": payment.currency,
         "externalId": payment.external_id,
-        "payer": {"partyIdType": payment.party_id_type, "partyId": payment.phone_number},
+        party: {"partyIdType": payment.party_id_type, "partyId": payment.phone_number},
         "payerMessage": payment.payer_message,
         "payeeNote": payment.payee_note,
-        "status": MOMO_STATUS[payment.status],
     }
+    if payment.kind == Payment.Kind.CASH_TRANSFER:
+        body = {**body, **{k: v for k, v in (payment.wire_fields or {}).items() if k not in body}}
+    body["status"] = MOMO_STATUS[payment.status]
     if payment.status == Payment.Status.SUCCESSFUL:
         body["financialTransactionId"] = payment.financial_transaction_id
     elif payment.status == Payment.Status.FAILED:

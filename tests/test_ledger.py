@@ -191,3 +191,21 @@ def test_a_settled_payment_is_booked_once_whatever_is_retried(client_user):
     entries = LedgerEntry.objects.filter(payment=paid)
     assert entries.count() == 2 and len({e.movement for e in entries}) == 1
     assert sum(e.amount for e in entries) == 0
+
+
+def test_each_kind_has_its_operations_status_body(client_user):
+    from payments.wire import status_json
+
+    transfer = _settle(services.payment_create(
+        amount=Decimal("5.50"), currency="EUR", phone_number=PAYEE, momo_user=client_user, kind="transfer", actor="t",
+    ))
+    body = status_json(transfer)
+    assert body["payee"] == {"partyIdType": "MSISDN", "partyId": PAYEE} and "payer" not in body
+    assert (body["amount"], body["status"]) == ("5.5", "SUCCESSFUL") and body["financialTransactionId"]
+    cash = services.payment_create(
+        amount=Decimal("1"), currency="EUR", phone_number=PAYEE, momo_user=client_user, kind="cash_transfer",
+        wire_fields={"originalAmount": "1", "payerFirstName": "Ada", "status": "spoofed"}, actor="t",
+    )
+    body = status_json(cash)
+    assert body["payerFirstName"] == "Ada" and body["status"] == "PENDING"
+    assert "payer" in status_json(_collect(client_user, "1"))
