@@ -42,7 +42,8 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 
 
 def _answer(request: HttpRequest, payment: Payment, *, message: str = "", level: str = "", status: int = 200) -> HttpResponse:
-    context = phone_prompt.context(payment_snapshot(payment), message=message, level=level)
+    snapshot = payment_snapshot(payment)
+    context = phone_prompt.context(snapshot, message=message, level=level, balance=phone_prompt.balance_after(snapshot))
     # htmx swaps the prompt; a browser without JavaScript gets the whole page back.
     template = PROMPT if request.headers.get("HX-Request") else PAGE
     return render(request, template, context, status=status)
@@ -54,7 +55,9 @@ def phone_page(request: HttpRequest, token: str) -> HttpResponse:
     payment = payment_by_approval_token(token)
     if payment is None:
         return _not_found(request)
-    return render(request, PAGE, {**phone_prompt.context(payment_snapshot(payment)), "token": token})
+    snapshot = payment_snapshot(payment)
+    context = phone_prompt.context(snapshot, balance=phone_prompt.balance_after(snapshot))
+    return render(request, PAGE, {**context, "token": token})
 
 
 @require_GET
@@ -63,7 +66,9 @@ def phone_status(request: HttpRequest, token: str) -> HttpResponse:
     payment = payment_by_approval_token(token)
     if payment is None:
         return _not_found(request)
-    return render(request, PROMPT, phone_prompt.context(payment_snapshot(payment)), status=286 if payment.is_final else 200)
+    snapshot = payment_snapshot(payment)
+    context = phone_prompt.context(snapshot, balance=phone_prompt.balance_after(snapshot))
+    return render(request, PROMPT, context, status=286 if payment.is_final else 200)
 
 
 @require_POST

@@ -35,12 +35,15 @@ logger = logging.getLogger("consumers.dashboard")
 class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
     joined = False
     as_json = False
+    room = False
 
     async def connect(self) -> None:
         if not is_staff(self.scope):
             await self.close()  # before accept: the handshake is refused with 403
             return
         self.as_json = wants_json(self.scope)
+        # The projector (`?view=room`): masked phone numbers and no callbacks panel.
+        self.room = query(self.scope).get("view") == "room"
         self.user_pk = self.scope["user"].pk
         session = self.scope.get("session")
         self.session_key = session.session_key if session is not None else None
@@ -120,13 +123,15 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             return
         self.rows.load(snapshot["payments"])
         self.callbacks.load(snapshot["callbacks"])
-        await self.send(text_data=frames.snapshot(snapshot))
+        await self.send(text_data=frames.snapshot(snapshot, self.room))
 
     async def callbacks_updated(self, event: dict[str, Any]) -> None:
         """Callback rows: changed in place, or inserted on top (the panel keeps the latest)."""
         if self.as_json:
             await self.send(text_data=frames.json_message("callbacks", event["callbacks"]))
             return
+        if self.room:
+            return  # the projector has no callbacks panel
         changes = self.callbacks.change(event["callbacks"])
         if changes:
             await self.send(text_data=frames.callbacks_changed(changes))
@@ -142,9 +147,9 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         if change is None:
             return
         if change.inserted:
-            await self._send_rows(frames.row_inserted(snapshot, change.evicted))
+            await self._send_rows(frames.row_inserted(snapshot, change.evicted, self.room))
         else:
-            await self._send_rows(frames.row(snapshot))
+            await self._send_rows(frames.row(snapshot, self.room))
 
     async def _send_rows(self, fragments: str) -> None:
         """At once when the socket is quiet, else in the next frame (dashboard_state.RowFrames)."""

@@ -63,8 +63,9 @@ def payment_json(snapshot: dict[str, Any], *, public: bool = False) -> str:
     return _remember(key, lambda: json.dumps({"type": "payment", "payment": snapshot}))
 
 
-def fragment(template: str, snapshot: dict[str, Any], context: Callable[[dict], dict]) -> str:
-    key = (template, snapshot["reference"], snapshot["version"])
+def fragment(template: str, snapshot: dict[str, Any], context: Callable[[dict], dict], *, variant: str = "") -> str:
+    """`variant`: another rendering of the same template (the projector's masked row)."""
+    key = (template + variant, snapshot["reference"], snapshot["version"])
     return _remember(key, lambda: render_to_string(template, context(snapshot)))
 
 

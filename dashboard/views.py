@@ -137,7 +137,7 @@ def screen(request: HttpRequest) -> HttpResponse:
     snapshot = payment_row.read(Filter.from_params({}))
     pay_url = public_base(request) + "/"
     context = {
-        "payment_rows": [payment_row.render(p) for p in snapshot["payments"]],
+        "payment_rows": [payment_row.render(p, room=True) for p in snapshot["payments"]],
         "pay_url": pay_url,
         "pay_qr": qr_svg(pay_url, label="Scan to pay"),
         **counters.context(snapshot["stats"]),

@@ -7,7 +7,7 @@ from django.template.loader import render_to_string
 from payments import outcomes
 from payments.filters import Filter
 from payments.models import Payment
-from payments.selectors import dashboard_snapshot
+from payments.selectors import dashboard_snapshot, mask_phone
 
 PARTIAL = "dashboard/dashboard.html#row"
 INSERT = "dashboard/dashboard.html#row_insert"  # a socket frame: `row` on top of the page
@@ -23,14 +23,21 @@ def read(view: Filter, stats: dict[str, Any] | None = None, *, details: bool = F
     return dashboard_snapshot(view, rows=ROWS, stats=stats, details=details)
 
 
-def context(snapshot: dict[str, Any]) -> dict[str, Any]:
+def context(snapshot: dict[str, Any], *, room: bool = False) -> dict[str, Any]:
+    """`room`: for a screen the audience reads (the projector), the phone number masked."""
     return {
         "p": snapshot,
+        "phone": mask_phone(snapshot["phone_number"]) if room else snapshot["phone_number"],
         "processing": snapshot["status"] == Payment.Status.PROCESSING,
         "reason_text": outcomes.reason_text(snapshot["reason"]),
+        "settled_time": snapshot["settled_at"][11:19] if snapshot.get("settled_at") else "",
     }
 
 
-def render(snapshot: dict[str, Any], *, oob: bool = False) -> str:
+def room_context(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return context(snapshot, room=True)
+
+
+def render(snapshot: dict[str, Any], *, oob: bool = False, room: bool = False) -> str:
     """`oob`: an htmx out-of-band swap by id, for HTTP answers (socket messages swap by id anyway)."""
-    return render_to_string(PARTIAL, {**context(snapshot), "oob": oob})
+    return render_to_string(PARTIAL, {**context(snapshot, room=room), "oob": oob})

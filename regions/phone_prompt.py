@@ -8,8 +8,10 @@ from typing import Any
 
 from django.conf import settings
 
-from payments import outcomes
-from payments.selectors import payment_by_approval_token, payment_snapshot
+from decimal import Decimal
+
+from payments import outcomes, selectors
+from payments.selectors import mask_phone, payment_by_approval_token, payment_snapshot
 
 PAGE = "payments/phone.html"
 PARTIAL = f"{PAGE}#prompt"
@@ -23,10 +25,31 @@ def read(token: str) -> dict[str, Any] | None:
     return payment_snapshot(payment) if payment else None
 
 
-def context(snapshot: dict[str, Any], *, message: str = "", level: str = "") -> dict[str, Any]:
+FEE = Decimal("0.00")  # a MoMo payment costs its payer nothing
+
+
+def balance_after(snapshot: dict[str, Any]) -> str | None:
+    """The payer's wallet balance once this payment is paid, if wallets have balances.
+
+    Read by the HTTP views only (a pushed prompt renders from its snapshot alone; the
+    processing prompt is on the page before any push). The ledger (issue 19) supplies
+    `payments.selectors.wallet_balance(phone_number, currency) -> Decimal | None`; until
+    it lands there is no balance, and the prompt leaves the line out."""
+    read = getattr(selectors, "wallet_balance", None)
+    if read is None or snapshot["status"] != "processing":
+        return None
+    balance = read(snapshot["phone_number"], snapshot["currency"])
+    return None if balance is None else f"{balance - Decimal(snapshot['amount']) - FEE:.2f}"
+
+
+def context(snapshot: dict[str, Any], *, message: str = "", level: str = "", balance: str | None = None) -> dict[str, Any]:
+    """`balance`: the payer's balance after paying (`balance_after`), when known."""
     return {
         "p": snapshot,
         "merchant": settings.MERCHANT_NAME,
+        "masked_phone": mask_phone(snapshot["phone_number"]),
+        "fee": f"{FEE:.2f}",
+        "balance_after": balance,
         "reason_text": outcomes.reason_text(snapshot["reason"]) if snapshot["reason"] else "",
         "message": message,
         "level": level,

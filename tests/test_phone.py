@@ -10,7 +10,7 @@ from django.test import Client
 from dashboard.asgi import application
 from payments import services
 from payments.models import Payment, PaymentLog
-from payments.selectors import payment_snapshot
+from payments.selectors import mask_phone, payment_snapshot
 from tests.dashboard_support import ORIGIN
 
 PHONE = "46733123499"
@@ -44,8 +44,24 @@ def test_it_shows_the_momo_prompt_for_the_token(payer, settings):
     payment = create()
     page = payer.get(phone_url(payment))
     assert page.status_code == 200
-    assert "Virunga Treks requests 25.00 EUR. Enter your PIN to approve." in page.content.decode()
+    html = page.content.decode()
+    # Like MoMo's own prompt: the merchant once, the amount, the masked payer, the fee.
+    assert "Pay <strong>25.00 EUR</strong> to Virunga Treks" in html and html.count("Virunga Treks") == 1
+    assert payment.phone_number not in html and mask_phone(payment.phone_number) in html
+    assert "<dt>Fee</dt><dd>0.00 EUR</dd>" in html and "Balance after" not in html  # no ledger: no balance
+    assert "Enter your PIN to approve." in html
     assert f"/ws/phone/{payment.approval_token}/" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_prompt_shows_the_balance_after_once_wallets_have_one(payer, monkeypatch):
+    from payments import selectors
+
+    payment = create()
+    # The ledger's reader (issue 19), as the prompt expects it.
+    monkeypatch.setattr(selectors, "wallet_balance", lambda phone, currency: Decimal("100.00"), raising=False)
+    html = payer.get(phone_url(payment)).content.decode()
+    assert '<dd data-balance-after>75.00 EUR</dd>' in html
 
 
 @pytest.mark.django_db

@@ -16,7 +16,7 @@ def test_it_is_staff_only(operator, customer):
     page = staff.get("/dashboard/screen/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "Scan to pay" in html and 'class="qr"' in html and 'ws-connect="/ws/dashboard/"' in html
+    assert "Scan to pay" in html and 'class="qr"' in html and 'ws-connect="/ws/dashboard/?view=room"' in html
 
 
 def test_its_qr_carries_the_public_url(operator, settings):

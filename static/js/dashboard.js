@@ -15,6 +15,13 @@
       var left = Math.ceil((Date.parse(el.dataset.dueAt) - now) / 1000);
       el.textContent = isNaN(left) ? "" : left > 0 ? "in " + span(left) : "due";
     });
+    // A settled time arrives in UTC from the server: shown in the browser's own zone.
+    document.querySelectorAll("time[data-local-time='']").forEach(function (el) {
+      var at = new Date(el.dateTime);
+      if (isNaN(at)) return;
+      el.textContent = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+      el.dataset.localTime = "shown";
+    });
     document.querySelectorAll("[data-age-since]").forEach(function (el) {
       var age = Math.max(0, Math.floor((now - Date.parse(el.dataset.ageSince)) / 1000));
       el.textContent = isNaN(age) ? "" : span(age);

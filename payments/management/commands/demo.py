@@ -88,6 +88,7 @@ class Command(SimulatorCommand):
             "LiveSettle demo\n"
             f"  checkout:  {base}/\n"
             f"  dashboard: {base}/dashboard/\n"
+            f"  projector: {base}/dashboard/screen/  (F: fullscreen)\n"
             f"  operator:  {settings.DEMO_OPERATOR_USERNAME} / {password}\n"
             f"  api docs:  {base}/api/docs/\n"
             f"  MoMo Collections API: base URL {base}\n{credentials_text(*momo_demo_credentials(), indent='    ')}"
