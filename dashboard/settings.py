@@ -107,12 +107,15 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "payments",
+    "inspector",
     "presenter",
     "consumers",
     "dashboard",
 ]
 
 MIDDLEWARE = [
+    # First: it times and records every MoMo call with the answer every other layer made.
+    "inspector.middleware.InspectorMiddleware",
     "dashboard.security.LoopbackOnlyDebugMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -415,6 +418,13 @@ def _momo_environments(value: str) -> dict[str, str]:
 MOMO_ENVIRONMENTS = _momo_environments(
     os.environ.get("MOMO_ENVIRONMENTS", "mtnuganda:UGX,mtnghana:GHS,mtnzambia:ZMW,mtncameroon:XAF,mtnivorycoast:XOF,mtnbenin:XOF,mtncongo:XAF")
 )
+# The integration inspector (docs/inspector.md): every call on a MoMo path is recorded.
+INSPECTOR_ENABLED = env_bool("INSPECTOR_ENABLED", True)
+INSPECTOR_FLUSH_SECONDS = float(os.environ.get("INSPECTOR_FLUSH_SECONDS", "0.2"))  # 0: write each call at once
+INSPECTOR_MAX_PER_USER = int(os.environ.get("INSPECTOR_MAX_PER_USER", "2000"))
+INSPECTOR_MAX_TOTAL = int(os.environ.get("INSPECTOR_MAX_TOTAL", "50000"))
+INSPECTOR_BODY_LIMIT = 4096  # characters of each body kept
+INSPECTOR_BUFFER_MAX = 20000  # calls waiting for a flush, per process; beyond: dropped, logged
 # A worker whose heartbeat is older than this is reported "stale".
 WORKER_STALE_SECONDS = int(os.environ.get("WORKER_STALE_SECONDS", "30"))
 

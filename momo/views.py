@@ -58,6 +58,7 @@ def momo_view(*methods: str, bearer: bool = True, rate: str = REQUEST_RATE) -> C
                 if not bearer:
                     return view(request, **kwargs)
                 user = auth.user_from_bearer(request)
+                request.momo_user = user  # who called, for the inspector (inspector/rows.py)
                 auth.check_rate(user, rate, _rate_of(rate))
                 return view(request, user, **kwargs)
             except MomoError as error:

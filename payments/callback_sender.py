@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.db.models import Min
 from django.db.models.functions import Coalesce, Greatest
 
-from payments import callbacks, destinations, services
+from payments import callbacks, calls, destinations, services
 from payments.models import CallbackDelivery
 
 logger = logging.getLogger("payments.callbacks")
@@ -77,13 +77,14 @@ async def send_one(session: aiohttp.ClientSession, delivery: CallbackDelivery, c
         result["latency_ms"] = 0.0
         return result
     body, headers = request_of(delivery, config)
+    answer = b""
     try:
         destinations.check_url(delivery.url, config["destinations"])
         async with asyncio.timeout(config["timeout_seconds"]):
             async with session.request(
                 delivery.method, delivery.url, data=body, headers=headers, allow_redirects=False
             ) as response:
-                await response.content.read(callbacks.BODY_READ_LIMIT)  # at most this much
+                answer = await response.content.read(callbacks.BODY_READ_LIMIT)  # at most this much
                 result["status_code"] = response.status
         if not 200 <= response.status < 300:
             result["error"] = f"HTTP {response.status}"
@@ -96,6 +97,7 @@ async def send_one(session: aiohttp.ClientSession, delivery: CallbackDelivery, c
     except Exception as exc:  # a bad URL or anything else: an attempt that failed, not a crash
         result["error"] = f"{type(exc).__name__}: {exc}"[:300]
     result["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
+    _report(delivery, headers, body, answer, result)
     return result
 
 
@@ -106,6 +108,16 @@ def _refused(delivery: CallbackDelivery, exc: destinations.Refused, result: dict
     result["final"] = exc.final
     if delivery.attempts == 0:
         logger.warning("callback %s for payment %s not sent: %s", delivery.pk, delivery.payment.reference, exc)
+
+
+def _report(delivery: CallbackDelivery, headers: dict[str, str], body: bytes, answer: bytes, result: dict[str, Any]) -> None:
+    """The attempt, to the integration inspector's stream (payments/calls.py)."""
+    calls.outbound_report(
+        direction="callback", operation="callback", method=delivery.method, url=delivery.url,
+        status=result["status_code"], latency_ms=result["latency_ms"], reference=str(delivery.payment.reference),
+        api_user=delivery.payment.momo_user_id, request_headers=headers, request_body=body,
+        response_body=answer, error=result["error"],
+    )
 
 
 class CallbackSender:

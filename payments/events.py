@@ -15,6 +15,8 @@ Messages on the channel layer (all carry snapshots, so consumers never query per
   accounts (collection, disbursement, remittance) move; to `wallet-<hash>` (the phone pages
   of that party): {"type": "wallet.updated", "wallet": {...}, "payment": {...} | None}
   when a wallet moves (`payment`: the payment that moved it, if one did).
+- to `inspector` (every open inspector page): {"type": "calls.recorded", "calls": [...]}
+  when the integration inspector wrote a batch of MoMo calls (inspector/recorder.py)
 - to `settlement-workers`: {"type": "worker.wake"} when a payment is created, the
   settings change or callbacks fall due, so a sleeping worker recomputes its next due time.
 - to `user-<id>`: {"type": "user.revoked", "session": tag} when that user logs out or
@@ -42,6 +44,7 @@ logger = logging.getLogger("payments.events")
 DASHBOARD_GROUP = "dashboard"
 HEALTHZ_GROUP = "healthz"  # nobody joins it: a send to it is a round trip to the layer
 WORKER_GROUP = "settlement-workers"
+INSPECTOR_GROUP = "inspector"  # every open inspector page
 PAGES_GROUP = "pages"  # every checkout and phone page: told when the demo is reset
 WAKE = {"type": "worker.wake"}
 # Wakes only the workers' callback senders: a settlement loop re-run per batch of new
@@ -95,6 +98,11 @@ def callbacks_changed(snapshots: list[dict[str, Any]], *, wake: bool = False) ->
     """Callback deliveries attempted (or, `wake`, newly due: a worker should send them now)."""
     message = (DASHBOARD_GROUP, {"type": "callbacks.updated", "callbacks": snapshots})
     return [(WORKER_GROUP, CALLBACKS_WAKE), message] if wake else [message]
+
+
+def calls_recorded(snapshots: list[dict[str, Any]]) -> list[Event]:
+    """MoMo calls the inspector recorded (already redacted), oldest first."""
+    return [(INSPECTOR_GROUP, {"type": "calls.recorded", "calls": snapshots})]
 
 
 def workers_wake() -> list[Event]:

@@ -20,6 +20,11 @@ os.environ.setdefault("WALLET_START_BALANCE", "1000000000")
 settings.WALLET_START_BALANCE = Decimal(os.environ["WALLET_START_BALANCE"])
 
 
+# In this process the inspector writes each MoMo call at once (no flushing thread writing
+# beside a test's transaction); servers started by tests flush as in production.
+settings.INSPECTOR_FLUSH_SECONDS = 0
+
+
 @pytest.fixture(autouse=True)
 def _fresh_caches():
     # References and versions repeat across tests that reuse a flushed database, and the

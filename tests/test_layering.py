@@ -3,7 +3,7 @@
 Read from the source with `ast`, every import counted, a function's late import too:
 - each top-level package imports only the packages `ALLOWED` names for it: the domain
   (`payments`) none, the wire APIs (`momo`, `api`), the presenter's tools and the regions
-  the domain only, the pages and consumers the domain and the regions; `dashboard` (the
+  the domain only, the pages, consumers and the inspector the domain and the regions; `dashboard` (the
   Django project: settings, URLs, the operator's views) and `bench` sit on top;
 - no consumer module imports a views module (both import the region in `regions/`);
 - the top-level packages import each other without a cycle.
@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "api": {"payments"},
     "presenter": {"payments"},
     "regions": {"payments"},
+    "inspector": {"payments", "regions"},
     "checkout": {"payments", "regions"},
     "consumers": {"payments", "regions"},
     "dashboard": TOP,

@@ -15,6 +15,7 @@ expires (`TokenCache`), dropped when the upstream says it is no longer valid.
 """
 
 import base64
+import json
 import logging
 import re
 import threading
@@ -27,6 +28,8 @@ from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
+
+from payments import calls
 
 logger = logging.getLogger("payments.upstream")
 
@@ -106,12 +109,39 @@ def _url(path: str) -> str:
 
 
 def _send(method: str, path: str, **kwargs: Any) -> httpx.Response:
+    started = time.monotonic()
+    response, error = None, ""
     try:
-        return http().request(method, _url(path), timeout=settings.MOMO_UPSTREAM_TIMEOUT, **kwargs)
+        response = http().request(method, _url(path), timeout=settings.MOMO_UPSTREAM_TIMEOUT, **kwargs)
+        return response
     except httpx.TimeoutException as exc:
-        raise UpstreamUnavailable(f"the upstream did not answer within {settings.MOMO_UPSTREAM_TIMEOUT:g} s") from exc
+        error = f"the upstream did not answer within {settings.MOMO_UPSTREAM_TIMEOUT:g} s"
+        raise UpstreamUnavailable(error) from exc
     except httpx.HTTPError as exc:
-        raise UpstreamUnavailable(f"the upstream is unreachable ({type(exc).__name__})") from exc
+        error = f"the upstream is unreachable ({type(exc).__name__})"
+        raise UpstreamUnavailable(error) from exc
+    finally:
+        _report(method, path, kwargs, response, error, time.monotonic() - started)
+
+
+def _report(method: str, path: str, kwargs: dict[str, Any], response: httpx.Response | None, error: str, seconds: float) -> None:
+    """The call, to the integration inspector's stream (payments/calls.py redacts nothing:
+    the listener does)."""
+    headers = kwargs.get("headers") or {}
+    body = kwargs.get("content") or (json.dumps(kwargs["json"]) if "json" in kwargs else "")
+    calls.outbound_report(
+        direction="upstream", operation=_operation(path), method=method, url=_url(path),
+        status=response.status_code if response is not None else None, latency_ms=seconds * 1000,
+        reference=headers.get("X-Reference-Id") or path.rstrip("/").rpartition("/")[2] if "requesttopay" in path else "",
+        request_headers=headers, request_body=body,
+        response_body=response.text[:4096] if response is not None else "", error=error,
+    )
+
+
+def _operation(path: str) -> str:
+    if path.endswith("/token/"):
+        return "token"
+    return "requesttopay" if path.endswith("/requesttopay") else "status"
 
 
 def _error_code(response: httpx.Response) -> tuple[str, str]:
