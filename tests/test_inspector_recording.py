@@ -8,14 +8,14 @@ import uuid
 import pytest
 from django.db import OperationalError
 from django.test import Client
+from werkzeug import Response
 
 from inspector import recorder
 from inspector.models import ApiCall
 from payments.models import Payment
-from tests.momo_support import RTP_BODY, SUBSCRIPTION_KEY, DjangoMomoClient, basic
 from tests.callback_support import receiver  # noqa: F401 (fixture)
+from tests.momo_support import RTP_BODY, SUBSCRIPTION_KEY, DjangoMomoClient, basic
 from tests.support import wait_for
-from werkzeug import Response
 
 pytestmark = pytest.mark.django_db
 
@@ -218,7 +218,7 @@ def test_the_flushing_thread_writes_a_batch_soon_after_the_calls(settings):
     wait_for(lambda: ApiCall.objects.filter(direction="in", operation="requesttopay").count() == 5, timeout=15, what="5 calls flushed")
 
 
-def test_a_callback_attempt_is_recorded_in_the_same_stream_with_its_signature_redacted(transactional_db, receiver):
+def test_a_callback_attempt_is_recorded_in_the_same_stream_with_its_signature_redacted(transactional_db, receiver):  # noqa: F811
     from payments import services
     from tests.callback_support import api_user, momo_payment
     from tests.test_callback_signing import send_callback_of
@@ -229,7 +229,7 @@ def test_a_callback_attempt_is_recorded_in_the_same_stream_with_its_signature_re
     payment = momo_payment(user, receiver.url(), external_id="cb-1")
     send_callback_of(payment)
     recorder.flush()
-    [call] = ApiCall.objects.filter(direction="callback")
+    [call] = ApiCall.objects.filter(direction="callback", reference=payment.reference)
     assert (call.status, call.code, call.reference) == (500, "HTTP_500", str(payment.reference))
     assert call.api_user == user.pk and call.path == "/momo/callback" and call.host.startswith("http://127.0.0.1")
     assert "answer a callback with 200" in call.fix and call.response_body == '{"ok": false}'
