@@ -13,7 +13,6 @@ from werkzeug import Response
 from inspector import recorder
 from inspector.models import ApiCall
 from payments.models import Payment
-from tests.callback_support import receiver  # noqa: F401 (fixture)
 from tests.momo_support import RTP_BODY, SUBSCRIPTION_KEY, DjangoMomoClient, basic
 from tests.support import wait_for
 
@@ -218,7 +217,7 @@ def test_the_flushing_thread_writes_a_batch_soon_after_the_calls(settings):
     wait_for(lambda: ApiCall.objects.filter(direction="in", operation="requesttopay").count() == 5, timeout=15, what="5 calls flushed")
 
 
-def test_a_callback_attempt_is_recorded_in_the_same_stream_with_its_signature_redacted(transactional_db, receiver):  # noqa: F811
+def test_a_callback_attempt_is_recorded_in_the_same_stream_with_its_signature_redacted(transactional_db, receiver):
     from payments import services
     from tests.callback_support import api_user, momo_payment
     from tests.test_callback_signing import send_callback_of
