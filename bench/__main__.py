@@ -77,10 +77,17 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
 
     try:
         if "sockets" in only:
-            step(f"sockets held: {plan.sockets}")
+            step(f"sockets held: {plan.sockets}, then a server restart in front of them")
             stack.start_server()  # a fresh process, so RSS per socket has a clean baseline
-            results["sockets"] = phases.sockets_run(stack, workdir, plan)
+            pages = phases.sockets_run(stack, workdir, plan)
             stack.stop()
+            step(f"the floor: {plan.sockets[-1]} bare Channels sockets, then a restart")
+            stack.start_server()
+            bare = phases.sockets_run(stack, workdir, plan, bare=True)
+            stack.stop()
+            results["sockets"] = pages["levels"]
+            results["sockets_bare"] = bare["levels"]
+            results["resync"] = {"pages": pages["resync"], "bare": bare["resync"]}
         stack.start_server()
         if not services.embedded:
             stack.start_workers(1)
@@ -130,10 +137,20 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
                 results["throughput"].append(phases.throughput_run(stack, workdir, plan, workers))
             stack.stop()
         if "momo" in only:
-            step(f"MoMo API: request to pay, then status, {plan.momo_concurrency} in flight for {plan.momo_window:g} s each")
+            step(f"MoMo API: the two floors, request to pay, status; {plan.momo_concurrency} in flight for {plan.momo_window:g} s each")
             stack.start_server()
             results["momo"] = phases.momo_run(stack, workdir, plan)
             stack.stop()
+            if services.embedded:
+                results["skipped"]["MoMo API on two Daphne processes"] = "needs Redis + PostgreSQL (the demo is one process)"
+            elif not plan.momo_two_servers:
+                results["skipped"]["MoMo API on two Daphne processes"] = "left out of --quick"
+            else:
+                step("MoMo API: the same on two Daphne processes")
+                stack.start_server()
+                second = stack.start_extra_server()
+                results["momo_two"] = phases.momo_run(stack, workdir, plan, ports=[stack.port, second])
+                stack.stop()
         if "callbacks" in only:
             results["callbacks"] = callbacks(stack, services, plan, step)
     finally:
@@ -206,6 +223,7 @@ def close_connections() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     began = time.monotonic()
+    load_before = [round(x, 2) for x in os.getloadavg()]
     fds = raise_open_files_limit()
     services = Services.start(force_embedded=args.embedded)
     mode = "embedded (SQLite, in-memory layer)" if services.embedded else "Redis + PostgreSQL"
@@ -228,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         close_connections()
         services.stop()
     document["duration_s"] = round(time.monotonic() - began, 1)
+    # The machine's load average (1, 5, 15 min) before and after: a shared machine's figures
+    # say little without it; ratios within one run are what compare.
+    document["load_average"] = {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]}
+    document["targets"] = report.targets_json(document["results"])
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / datetime.now(timezone.utc).strftime("%Y-%m-%d")
     stem.with_suffix(".json").write_text(json.dumps(document, indent=2) + "\n")

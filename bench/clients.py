@@ -8,7 +8,8 @@ Separate processes from the server, loopback only. The protocol with the orchest
 
 Modes: `waiters` (one checkout socket per payment), `pollers` (GET the payment every
 `period` s, as a polling page would), `dashboards` (staff dashboard sockets),
-`holders` (idle sockets, added in steps by `add N`).
+`holders` (idle sockets, added in steps by `add N`, all opened again on `reconnect PORT`
+after a server restart).
 """
 
 import asyncio
@@ -215,14 +216,30 @@ class Run:
 
     # --- holders: idle sockets, added in steps -------------------------------------
 
-    async def add_holders(self, count: int) -> dict[str, Any]:
+    def holder_path(self, index: int) -> str:
+        """A checkout page's socket, or (`"bare": true`) the bare consumer of bench/floors.py."""
+        if self.spec.get("bare"):
+            return "/ws/floor/"
         refs = self.spec["refs"]
+        return f"/ws/payments/{refs[index % len(refs)]}/?format=json"
+
+    async def hold(self, index: int, semaphore: asyncio.Semaphore):
+        """Open one socket; a checkout page counts as open once its snapshot arrived."""
+        ws = await self.open(self.holder_path(index), semaphore)
+        if ws is not None and not self.spec.get("bare"):
+            try:
+                await asyncio.wait_for(ws.recv(), timeout=60)
+                self.received += 1
+            except Exception as exc:
+                self.failed.append(f"no snapshot: {type(exc).__name__}")
+                return None
+        return ws
+
+    async def add_holders(self, count: int) -> dict[str, Any]:
         semaphore = asyncio.Semaphore(CONNECT_CONCURRENCY)
         before, failed_before = self.connected, len(self.failed)
         started = time.monotonic()
-        opened = await asyncio.gather(
-            *[self.open(f"/ws/payments/{refs[(len(self.sockets) + i) % len(refs)]}/?format=json", semaphore) for i in range(count)]
-        )
+        opened = await asyncio.gather(*[self.hold(len(self.sockets) + i, semaphore) for i in range(count)])
         elapsed = time.monotonic() - started
         for ws in opened:
             if ws is not None:
@@ -234,6 +251,15 @@ class Run:
             "seconds": round(elapsed, 3),
             "total": len(self.sockets),
         }
+
+    async def reconnect(self, port: int) -> dict[str, Any]:
+        """After a server restart (on `port`): every held socket is gone; open them all again."""
+        count = len(self.sockets)
+        for task in self.background[1:]:
+            task.cancel()
+        self.background, self.sockets, self.port = self.background[:1], [], port
+        self.closed_early = 0  # the restart closed every one: count from here
+        return await self.add_holders(count)
 
     async def drain(self, ws) -> None:
         try:
@@ -258,6 +284,8 @@ class Run:
                 return
             if line.startswith("add "):
                 say("READY", await self.add_holders(int(line.split()[1])))
+            if line.startswith("reconnect "):
+                say("READY", await self.reconnect(int(line.split()[1])))
             if line == "expect":  # the payments to wait for exist only now
                 with open(self.spec["expect_file"]) as f:
                     self.expect = set(json.load(f))

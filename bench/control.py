@@ -83,6 +83,20 @@ class ClientProc:
         return json.loads(self.out_path.read_text())
 
 
+def http_get(port: int, path: str) -> int:
+    """One GET on loopback (a warm-up); its status code."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
 def expect_all(procs: list[ClientProc], kind: str, timeout: float) -> list[dict[str, Any] | None]:
     """Each process's next `kind` line (None for one that missed the shared deadline)."""
     deadline = time.monotonic() + timeout

@@ -2,7 +2,9 @@
 
 A closed loop of `concurrency` requests in flight for `window` seconds, as MoMo clients
 would send them: `rtp` posts requests to pay (a fresh X-Reference-Id each), `status` reads
-the status of `refs` ([token, reference] pairs). Prints `READY {}` when its session is
+the status of `refs` ([token, reference] pairs); `get` sends a plain GET of `path` (the
+framework floors, bench/floors.py). With several `ports` (one per Daphne process) the
+requests go to each in turn. Prints `READY {}` when its session is
 open, waits for `go` on stdin, then writes {requests, codes, elapsed_s, latencies_ms,
 accepted} to spec["out"] and prints `DONE {}`.
 """
@@ -25,8 +27,8 @@ BODY = {
 
 
 async def main(spec: dict[str, Any]) -> dict[str, Any]:
-    base = f"http://127.0.0.1:{spec['port']}"
-    users = itertools.cycle(spec["tokens"])
+    bases = itertools.cycle([f"http://127.0.0.1:{port}" for port in spec.get("ports") or [spec["port"]]])
+    users = itertools.cycle(spec["tokens"] or [""])
     # Status reads go with the token of the API user that made the payment (another user's
     # reference is a 404 by design).
     pairs = itertools.cycle(spec.get("refs") or [["", ""]])
@@ -42,6 +44,7 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
         stop_at = began + spec["window"]
 
         async def one() -> None:
+            base = next(bases)
             token, reference = next(users), ""
             if spec["mode"] == "status":
                 token, reference = next(pairs)
@@ -50,7 +53,9 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
                 "Ocp-Apim-Subscription-Key": spec["subscription_key"],
                 "X-Target-Environment": "sandbox",
             }
-            if spec["mode"] == "rtp":
+            if spec["mode"] == "get":
+                request = session.get(f"{base}{spec['path']}")
+            elif spec["mode"] == "rtp":
                 reference = str(uuid.uuid4())
                 request = session.post(f"{base}/collection/v1_0/requesttopay", json=BODY,
                                        headers={**headers, "X-Reference-Id": reference})

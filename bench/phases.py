@@ -40,6 +40,7 @@ class Plan:
     momo_window: float = 10.0  # seconds each MoMo call is driven for
     momo_concurrency: int = 16  # requests in flight
     momo_users: int = 4  # API users the load is spread over
+    momo_two_servers: bool = True  # the MoMo phase again on two Daphne processes
     callback_rate: float = 100.0
     callback_window: float = 10.0  # seconds of settling at callback_rate per run
     callback_burst: int = 4000  # due at once, drained by two workers
@@ -61,6 +62,7 @@ QUICK = Plan(
     layer_compare_n=200,
     momo_window=2.0,
     momo_concurrency=8,
+    momo_two_servers=False,
     poll_grace=30.0,  # the smoke test asserts every poll saw its settlement: be patient
     callback_window=3.0,
     callback_burst=500,
@@ -204,20 +206,25 @@ def poll_run(stack: Stack, workdir: Path, plan: Plan, n: int) -> dict[str, Any]:
 # --- 3: sockets held by one Daphne process ----------------------------------------------
 
 
-def sockets_run(stack: Stack, workdir: Path, plan: Plan) -> list[dict[str, Any]]:
-    """Connect in steps to each level; RSS and idle CPU of the server at each."""
-    refs = control.create_payments(max(plan.sockets))
+def sockets_run(stack: Stack, workdir: Path, plan: Plan, *, bare: bool = False) -> dict[str, Any]:
+    """Connect in steps to each level; RSS and idle CPU of the server at each; then restart
+    the server in front of the sockets held and time how long they all take to come back.
+
+    `bare`: the bare Channels consumer of bench/floors.py, straight to the largest level
+    (the floor the checkout page's figures are compared with)."""
+    refs = [] if bare else control.create_payments(max(plan.sockets))
+    name = "bare" if bare else "holders"
     procs = [
-        ClientProc("bench.clients", {"mode": "holders", "port": stack.port, "refs": part, "deadline": 600},
-                   workdir=workdir, env=stack.env(), name=f"holders-{i}")
-        for i, part in enumerate(_split(refs, 2))
+        ClientProc("bench.clients", {"mode": "holders", "port": stack.port, "refs": part, "bare": bare, "deadline": 600},
+                   workdir=workdir, env=stack.env(), name=f"{name}-{i}")
+        for i, part in enumerate(_split(refs, 2) if refs else [[], []])
     ]
     for proc in procs:  # warm up the server's imports and caches before the baseline
         proc.send("add 5")
     all_ready(procs, timeout=60)
     baseline = stack.server.ps.memory_info().rss
     held, levels = 10, []
-    for level in plan.sockets:
+    for level in (plan.sockets[-1:] if bare else plan.sockets):
         add = level - held
         for proc, part in zip(procs, (add // 2, add - add // 2)):
             proc.send(f"add {part}")
@@ -238,9 +245,33 @@ def sockets_run(stack: Stack, workdir: Path, plan: Plan) -> list[dict[str, Any]]
             "kb_per_socket": round((rss - baseline) / 1024 / max(1, held - 10), 1),
             "idle_cpu": idle,
         })
+    resync = _restart_and_reconnect(stack, procs, held)
     results = [proc.finish() for proc in procs]
     levels[-1]["closed_early"] = sum(r["closed_early"] for r in results)
-    return levels
+    return {"levels": levels, "resync": resync}
+
+
+def _restart_and_reconnect(stack: Stack, procs: list[ClientProc], held: int) -> dict[str, Any]:
+    """Stop the server with `held` sockets on it, start it again on the same port, and time
+    every socket's way back (a checkout page's: until its snapshot arrived)."""
+    port = stack.port
+    stopping = time.monotonic()
+    stack.stop()
+    stack.start_server(port=port)
+    began = time.monotonic()
+    for proc in procs:
+        proc.send(f"reconnect {port}")
+    steps = all_ready(procs, timeout=300)
+    seconds = time.monotonic() - began
+    back = sum((s or {}).get("total", 0) for s in steps)
+    return {
+        "sockets": held,
+        "back": back,
+        "failed": sum((s or {}).get("failed", 0) for s in steps),
+        "seconds": round(seconds, 3),
+        "per_s": round(back / seconds, 1) if seconds else None,
+        "restart_s": round(began - stopping, 2),  # the server's stop and start, not counted above
+    }
 
 
 # --- 4: dashboards fan-out --------------------------------------------------------------
@@ -348,46 +379,68 @@ def throughput_run(stack: Stack, workdir: Path, plan: Plan, workers: int) -> dic
 # --- 6: the MoMo Collections API --------------------------------------------------------
 
 
-def _momo_window(stack: Stack, workdir: Path, plan: Plan, mode: str, tokens: list[str], refs: list[str]) -> dict[str, Any]:
+def _momo_window(stack: Stack, workdir: Path, plan: Plan, mode: str, tokens: list[str], refs: list[str],
+                 *, path: str = "", ok_code: str = "", ports: list[int] | None = None) -> dict[str, Any]:
+    ports = ports or [stack.port]
+    ok_code = ok_code or {"rtp": "202"}.get(mode, "200")
     proc = ClientProc(
         "bench.momo_load",
-        {"mode": mode, "port": stack.port, "tokens": tokens, "refs": refs, "subscription_key": control.MOMO_KEY,
-         "window": plan.momo_window, "concurrency": plan.momo_concurrency},
-        workdir=workdir, env=stack.env(), name=f"momo-{mode}",
+        {"mode": mode, "port": ports[0], "ports": ports, "path": path, "tokens": tokens, "refs": refs,
+         "subscription_key": control.MOMO_KEY, "window": plan.momo_window, "concurrency": plan.momo_concurrency},
+        workdir=workdir, env=stack.env(), name=f"momo-{mode}-{len(ports)}-{time.time_ns()}",
     )
     all_ready([proc], timeout=60)
-    cpu = CpuMeter(stack.server.ps)
-    cpu.start()
+    servers = [stack.server.ps] + [extra.ps for extra in stack.extra_servers]
+    meters = [CpuMeter(ps) for ps in servers]
+    for meter in meters:
+        meter.start()
     proc.send("go")
     if proc.expect("DONE", timeout=plan.momo_window + 60) is None:
         raise RuntimeError(f"the MoMo {mode} client did not finish; see {proc.log.name}")
-    busy = cpu.read()
+    reads = [meter.read() for meter in meters]
     result = proc.finish()
-    ok = result["codes"].get("202" if mode == "rtp" else "200", 0)
+    ok = result["codes"].get(ok_code, 0)
+    cpu = {**reads[0], "cpu_per_s": round(sum(r["cpu_per_s"] for r in reads), 4)}
+    rate = ok / result["elapsed_s"]
     return {
         "mode": mode,
+        "path": path or None,
+        "servers": len(ports),
         "concurrency": plan.momo_concurrency,
         "requests": result["requests"],
         "ok": ok,
         "codes": result["codes"],
-        "requests_per_s": round(ok / result["elapsed_s"], 1),
+        "requests_per_s": round(rate, 1),
         "latency_ms": dist(result["latencies_ms"]),
-        "server_cpu": busy,
+        "server_cpu": cpu,
+        # Server CPU (all its Daphne processes) per answered request: what the ratios compare.
+        "cpu_ms_per_request": round(cpu["cpu_per_s"] * 1000 / rate, 3) if rate else None,
         "accepted": result["accepted"],
     }
 
 
-def momo_run(stack: Stack, workdir: Path, plan: Plan) -> dict[str, Any]:
-    """Request-to-pay, then status throughput: a closed loop of MoMo calls against one server."""
+def momo_run(stack: Stack, workdir: Path, plan: Plan, ports: list[int] | None = None) -> dict[str, Any]:
+    """The two framework floors, then request-to-pay, then status: each a closed loop of
+    `momo_concurrency` requests against the same server(s), in the same run."""
+    from bench import floors
+
     tokens = control.momo_tokens(plan.momo_users)
-    rtp = _momo_window(stack, workdir, plan, "rtp", tokens, [])
+    for port in ports or [stack.port]:  # the first request imports the URLConf: not measured
+        for path in (floors.BARE_HTTP, floors.MINIMAL_HTTP):
+            control.http_get(port, path)
+    bare = _momo_window(stack, workdir, plan, "get", [], [], path=floors.BARE_HTTP, ports=ports)
+    minimal = _momo_window(stack, workdir, plan, "get", [], [], path=floors.MINIMAL_HTTP, ok_code="404", ports=ports)
+    before = control.momo_payment_count()
+    rtp = _momo_window(stack, workdir, plan, "rtp", tokens, [], ports=ports)
     created = rtp.pop("accepted")
     if not created:
         raise RuntimeError("no request to pay was accepted")
-    status = _momo_window(stack, workdir, plan, "status", tokens, created)
-    status.pop("accepted")
-    return {"users": plan.momo_users, "request_to_pay": rtp, "status": status,
-            "payments_created": control.momo_payment_count()}
+    status = _momo_window(stack, workdir, plan, "status", tokens, created, ports=ports)
+    for run in (bare, minimal, status):
+        run.pop("accepted")
+    return {"users": plan.momo_users, "servers": len(ports or [stack.port]), "floor_bare": bare,
+            "floor_minimal": minimal, "request_to_pay": rtp, "status": status,
+            "payments_created": control.momo_payment_count() - before}
 
 
 # --- 7: MoMo callbacks ------------------------------------------------------------------
@@ -404,6 +457,14 @@ def callback_latency_run(stack: Stack, plan: Plan, receiver, *, hang: bool | Non
         refs = control.create_payments(count)
     else:
         refs = control.create_momo_payments(count, url=receiver.url, tag=tag)
+    pages = None
+    if hang is False:
+        # The push path's floor in the same run: each payment's checkout page is open, and
+        # gets the same settlement pushed (settlement -> push received).
+        pages = ClientProc("bench.clients", {"mode": "waiters", "port": stack.port, "refs": refs, "expect": refs,
+                                             "deadline": 240},
+                           workdir=stack.logs, env=stack.env(), name=f"callback-pages-{tag}")
+        all_ready([pages], timeout=180)
     start = control.schedule(refs, rate=plan.callback_rate, start_in=1.5)
     lo, hi = control.pk_range(refs)
     wait_until(lambda: time.time() >= start.timestamp(), timeout=5, what="the first due time")
@@ -411,6 +472,9 @@ def callback_latency_run(stack: Stack, plan: Plan, receiver, *, hang: bool | Non
     wait_until(lambda: control.processing_between(lo, hi) == 0, timeout=120, interval=0.5, what="the run to settle")
     result: dict[str, Any] = {"payments": count, "rate_per_s": plan.callback_rate,
                               "receiver": {None: "none", True: "hangs", False: "200"}[hang]}
+    if pages is not None:
+        pages.expect("DONE", timeout=30)
+        result["settled_to_pushed_ms"] = dist(list(pages.finish()["latency_ms"].values()))
     if hang is None:
         pass
     elif not hang:

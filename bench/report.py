@@ -128,6 +128,73 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     return rows
 
 
+def _ratio_row(target: str, limit: float, value: float | None, floor: float | None, *, at_least: bool = False,
+               unit: str = "", what: str = "") -> tuple[str, str, str, bool | None]:
+    """(target, measured, ratio, met?) of `value` / `floor`, met when ≤ limit (≥ with at_least)."""
+    if not value or not floor:
+        return target, "—", "—", None
+    ratio = value / floor
+    met = ratio >= limit if at_least else ratio <= limit
+    return target, f"{value:g}{unit} vs {floor:g}{unit}{what}", f"{ratio:.2f}×", met
+
+
+def targets_json(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target (the older absolute ones and issue 22's ratios) for the results file."""
+    rows = [{"target": t, "measured": m, "met": met} for t, m, _, met in targets(results)]
+    return rows + [{"target": t, "measured": m, "ratio": r, "met": met} for t, m, r, met in floor_targets(results)]
+
+
+def floor_targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """Issue 22: each figure as a ratio to the framework's own floor, measured in the same run."""
+    rows = []
+    momo = results.get("momo")
+    if momo and "floor_bare" in momo:
+        def cpu(key: str) -> float | None:
+            return momo[key].get("cpu_ms_per_request")
+
+        rows.append(_ratio_row("minimal floor (JSON 404 under /api/, all middleware) ≤ 1.5× bare Django view",
+                               1.5, cpu("floor_minimal"), cpu("floor_bare"), unit=" ms", what=" server CPU per request"))
+        rows.append(_ratio_row("MoMo status ≤ 1.5× the minimal floor", 1.5, cpu("status"), cpu("floor_minimal"),
+                               unit=" ms", what=" server CPU per request"))
+        rows.append(_ratio_row("MoMo request to pay ≤ 3× the minimal floor", 3.0, cpu("request_to_pay"),
+                               cpu("floor_minimal"), unit=" ms", what=" server CPU per request"))
+    pages, bare = (results.get("sockets") or [None])[-1], (results.get("sockets_bare") or [None])[-1]
+    if pages and bare:
+        rows.append(_ratio_row(f"connects ≥ 0.8× a bare Channels consumer's ({pages['sockets']:,} sockets)", 0.8,
+                               pages["connect_per_s"], bare["connect_per_s"], at_least=True, unit="/s"))
+        rows.append(_ratio_row("memory per held socket ≤ 1.1× a bare consumer's", 1.1,
+                               pages["kb_per_socket"], bare["kb_per_socket"], unit=" KB"))
+    resync = results.get("resync") or {}
+    if resync.get("pages") and resync.get("bare"):
+        rows.append(_ratio_row(f"{resync['pages']['sockets']:,} pages resync after a Daphne restart ≤ 1.5× bare sockets' reconnect",
+                               1.5, resync["pages"]["seconds"], resync["bare"]["seconds"], unit=" s"))
+    lat = (results.get("callbacks") or {}).get("latency") or {}
+    if lat.get("settled_to_pushed_ms", {}).get("count") and lat.get("settled_to_received_ms", {}).get("count"):
+        rows.append(_ratio_row(f"settlement → callback received p99 ≤ 2× settlement → push p99 ({lat['rate_per_s']:g}/s)", 2.0,
+                               lat["settled_to_received_ms"]["p99"], lat["settled_to_pushed_ms"]["p99"], unit=" ms"))
+    big, base = _by(results.get("push"), "n", 5000), _by(results.get("push"), "n", TARGET_PUSH_N)
+    if big and base and big["latency_ms"].get("count") and base["latency_ms"].get("count"):
+        rows.append(_ratio_row("push p99 at 5,000 waiting ≤ 2× the p99 at 1,000", 2.0,
+                               big["latency_ms"]["p99"], base["latency_ms"]["p99"], unit=" ms"))
+    return rows
+
+
+def _momo_table(label: str, x: dict[str, Any]) -> list[str]:
+    head = f"| MoMo API, {label} ({x['users']} API users, {x['request_to_pay']['concurrency']} in flight) "
+    out = [head + "| requests/s | latency | other answers | server CPU | CPU per request |", "|---|---|---|---|---|---|"]
+    for name, key, ok in (("floor: bare Django JSON view, no middleware (200)", "floor_bare", "200"),
+                          ("floor: JSON 404 under /api/, all middleware (404)", "floor_minimal", "404"),
+                          ("request to pay (202)", "request_to_pay", "202"), ("status (200)", "status", "200")):
+        run = x.get(key)
+        if not run:
+            continue
+        other = {code: n for code, n in run["codes"].items() if code != ok}
+        per = run.get("cpu_ms_per_request")
+        out.append(f"| {name} | {run['requests_per_s']:g} | {_ms(run['latency_ms'])} | {other or 'none'} "
+                   f"| {_pct(run['server_cpu'])} | {f'{per:g} ms' if per else '—'} |")
+    return out + [""]
+
+
 def markdown(doc: dict[str, Any]) -> str:
     r = doc["results"]
     m = doc["machine"]
@@ -137,7 +204,9 @@ def markdown(doc: dict[str, Any]) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM; {m['os']}; Python {m['python']}; "
         f"{m['database']}, {m['channel_layer']}; "
         + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
-        "Everything on 127.0.0.1: server, workers, services and the client processes share the same 2 cores.",
+        "Everything on 127.0.0.1: server, workers, services and the client processes share the same 2 cores."
+        + (f" Load average (1/5/15 min) {'/'.join(f'{x:g}' for x in doc['load_average']['before'])} before the run, "
+           f"{'/'.join(f'{x:g}' for x in doc['load_average']['after'])} after." if doc.get("load_average") else ""),
         "Latencies in ms as p50 / p99 (min, max); CPU in % of one core for the Daphne process"
         + (" (the embedded demo runs its worker inside it)." if doc["mode"] == "embedded" else "."),
     ]
@@ -187,6 +256,8 @@ def markdown(doc: dict[str, Any]) -> str:
             out.append(f"| baseline: settlement punctuality at {base['rate_per_s']:g}/s, no callbacks | {_ms(base['punctuality_ms'])}; worker CPU {_pct_of(base)} |")
         if lat:
             out.append(f"| settlement → callback received, {lat['payments']:,} at {lat['rate_per_s']:g}/s | {_ms(lat['settled_to_received_ms'])} |")
+            if lat.get("settled_to_pushed_ms"):
+                out.append(f"| the same settlements → pushed to their open checkout pages (the push path's floor) | {_ms(lat['settled_to_pushed_ms'])} |")
             if lat.get("settled_to_attempt_ms"):
                 out.append(f"| … of which settlement → attempt started (the sender) / attempt → received (HTTP) | {_ms(lat['settled_to_attempt_ms'])} / {_ms(lat['attempt_to_received_ms'])} |")
             out.append(f"| settlement punctuality meanwhile (settled_at − settle_at) | {_ms(lat['punctuality_ms'])}; worker CPU {_pct_of(lat)} |")
@@ -201,19 +272,29 @@ def markdown(doc: dict[str, Any]) -> str:
             out.append(f"| {name} ({x['n']:,} waiting, 50/s) | {_ms(x['latency_ms'])} | {x['lost']} | {_pct(x['server_cpu_settling'])} |")
         out.append("")
     if r.get("momo"):
-        x = r["momo"]
-        out += [f"| MoMo API ({x['users']} API users, {x['request_to_pay']['concurrency']} in flight) | requests/s | latency | other answers | server CPU |",
-                "|---|---|---|---|---|"]
-        for name, key, ok in (("request to pay (202)", "request_to_pay", "202"), ("status (200)", "status", "200")):
-            run = x[key]
-            other = {code: n for code, n in run["codes"].items() if code != ok}
-            out.append(f"| {name} | {run['requests_per_s']:g} | {_ms(run['latency_ms'])} | {other or 'none'} | {_pct(run['server_cpu'])} |")
+        out += _momo_table("one Daphne", r["momo"])
+    if r.get("momo_two"):
+        out += _momo_table("two Daphne processes (requests alternate)", r["momo_two"])
+    if r.get("sockets_bare") or r.get("resync"):
+        out += ["| the socket floor | connect rate | per socket | restart: every socket back in |", "|---|---|---|---|"]
+        pages, bare = (r.get("sockets") or [{}])[-1], (r.get("sockets_bare") or [{}])[-1]
+        resync = r.get("resync") or {}
+        for name, level, back in (("checkout pages (snapshot received)", pages, resync.get("pages")),
+                                  ("bare Channels consumer", bare, resync.get("bare"))):
+            again = f"{back['back']:,} of {back['sockets']:,} in {back['seconds']:g} s ({back['per_s']:g}/s)" if back else "—"
+            out.append(f"| {name}, {level.get('sockets', 0):,} held | {level.get('connect_per_s')}/s | {level.get('kb_per_socket')} KB | {again} |")
         out.append("")
     rows = targets(r)
     if rows:
         out += ["| target | measured | met | what limits it |", "|---|---|---|---|"]
         for target, measured, limit, met in rows:
             out.append(f"| {target} | {measured} | {'yes' if met else 'NO'} | {limit} |")
+        out.append("")
+    ratios = floor_targets(r)
+    if ratios:
+        out += ["| target (issue 22: a ratio to the framework's floor, same run) | measured | ratio | met |", "|---|---|---|---|"]
+        for target, measured, ratio, met in ratios:
+            out.append(f"| {target} | {measured} | {ratio} | {'—' if met is None else 'met' if met else 'NO'} |")
         out.append("")
     for what, why in r.get("skipped", {}).items():
         out.append(f"- not measured: {what}: {why}")

@@ -184,25 +184,40 @@ class Stack:
     layer: str = "pubsub"
     server: Child | None = None
     workers: list[Child] = field(default_factory=list)
+    extra_servers: list[Child] = field(default_factory=list)
     port: int = 0
 
     def env(self) -> dict[str, str]:
         return self.services.env(CHANNEL_LAYER=self.layer)
 
-    def start_server(self) -> Child:
-        self.port = free_port()
-        log = self.logs / f"server-{self.port}.log"
+    def start_server(self, port: int | None = None) -> Child:
+        """The server, on a fresh port (or `port`: a restart in front of the same clients)."""
+        self.port = port or free_port()
+        self.server = self._serve(self.port)
+        return self.server
+
+    def start_extra_server(self) -> int:
+        """One more Daphne process on the same database and layer (Redis only); its port."""
+        port = free_port()
+        self.extra_servers.append(self._serve(port))
+        return port
+
+    def _serve(self, port: int) -> Child:
+        log = self.logs / f"server-{port}-{time.time_ns()}.log"
+        env = self.env()
         if self.services.embedded:
             # The demo's worker is a task on Daphne's loop: in-memory layer, one process.
-            args = [sys.executable, "manage.py", "demo", "--port", str(self.port), "--interval", "1"]
+            # bench.settings mounts the framework floors (bench/floors.py) on its server.
+            args = [sys.executable, "manage.py", "demo", "--port", str(port), "--interval", "1"]
+            env["DJANGO_SETTINGS_MODULE"] = "bench.settings"
         else:
-            endpoint = f"tcp:port={self.port}:interface=127.0.0.1:backlog=4096"
-            args = [sys.executable, "-m", "daphne", "-v", "0", "-e", endpoint, "dashboard.asgi:application"]
-        self.server = Child(args, env=self.env(), log=log)
-        wait_until(lambda: port_open(self.port) or not self.server.alive(), timeout=60, what="the server to listen")
-        if not self.server.alive():
-            raise RuntimeError(f"server exited:\n{self.server.tail()}")
-        return self.server
+            endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=4096"
+            args = [sys.executable, "-m", "daphne", "-v", "0", "-e", endpoint, "bench.floors:application"]
+        child = Child(args, env=env, log=log)
+        wait_until(lambda: port_open(port) or not child.alive(), timeout=60, what="the server to listen")
+        if not child.alive():
+            raise RuntimeError(f"server exited:\n{child.tail()}")
+        return child
 
     def start_workers(self, count: int) -> list[Child]:
         """Separate worker processes (Redis only; the embedded demo has its own worker)."""
@@ -219,6 +234,9 @@ class Stack:
 
     def stop(self) -> None:
         self.stop_workers()
+        for extra in self.extra_servers:
+            extra.stop()
+        self.extra_servers = []
         if self.server:
             self.server.stop()
             self.server = None

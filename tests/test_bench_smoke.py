@@ -46,8 +46,10 @@ def test_it_runs_the_quick_benchmark_and_every_client_sees_every_settlement(tmp_
         assert push["latency_ms"]["count"] == push["settled"], push
     for poll in results["poll"]:
         assert poll["not_seen_in_time"] == 0 and poll["latency_ms"]["count"] == poll["settled"], poll
-    for level in results["sockets"]:
+    for level in results["sockets"] + results["sockets_bare"]:
         assert level["sockets"] == level["target"] and level["failed"] == 0, level
+    for resync in results["resync"].values():  # a server restart in front of them: all came back
+        assert resync["back"] == resync["sockets"] and resync["failed"] == 0, resync
     if "dashboards" not in results["skipped"]:
         for dash in results["dashboards"]:
             assert dash["connected"] == dash["dashboards"] and dash["lost"] == 0, dash
@@ -58,7 +60,15 @@ def test_it_runs_the_quick_benchmark_and_every_client_sees_every_settlement(tmp_
     momo = results["momo"]
     assert set(momo["request_to_pay"]["codes"]) == {"202"} and set(momo["status"]["codes"]) == {"200"}, momo
     assert momo["payments_created"] == momo["request_to_pay"]["ok"] > 0
-    assert "| MoMo API (" in table
+    # The framework's floors, served by the same Daphne: the bare view and LiveSettle's JSON 404.
+    assert set(momo["floor_bare"]["codes"]) == {"200"} and set(momo["floor_minimal"]["codes"]) == {"404"}, momo
+    assert "| MoMo API, one Daphne (" in table
+    # Every ratio of issue 22 that a quick run measures is reported, met or not.
+    ratios = [t for t in doc["targets"] if "ratio" in t]
+    assert len(ratios) >= 6 and all(t["met"] in (True, False) for t in ratios), ratios
+    assert "| target (issue 22" in table
+    callback = results["callbacks"]["latency"]  # its pages saw each settlement pushed
+    assert callback["settled_to_pushed_ms"]["count"] == callback["payments"], callback
     if doc["database"] is not None:
         # Its own database only: other runs on this PostgreSQL may be holding theirs right now.
         assert doc["database"] not in (bench_databases() or []), "the bench left its database behind"
