@@ -24,8 +24,13 @@ TOKEN_SALT = "livesettle.momo.token"
 KEY_FRAGMENT = 12  # hex characters of the key hash a token is bound to
 
 
+def subscription_key(request: HttpRequest) -> str:
+    """The subscription key the request came with (checked by `check_subscription` first)."""
+    return request.headers.get("Ocp-Apim-Subscription-Key", "").strip()
+
+
 def check_subscription(request: HttpRequest) -> None:
-    offered = request.headers.get("Ocp-Apim-Subscription-Key", "").strip()
+    offered = subscription_key(request)
     if not offered:
         raise SUBSCRIPTION_MISSING
     if not any(hmac.compare_digest(offered.encode(), key.encode()) for key in services.momo_subscription_keys()):

@@ -110,7 +110,10 @@ def api_user_create(request: HttpRequest) -> HttpResponse:
     body = parsing.json_body(request, required=True)
     host = parsing.callback_host(body.get("providerCallbackHost") if isinstance(body, dict) else None)
     try:
-        services.momo_user_create(user_id=user_id, provider_callback_host=host, actor="momo:provisioning")
+        services.momo_user_create(
+            user_id=user_id, provider_callback_host=host, actor="momo:provisioning",
+            subscription_key=auth.subscription_key(request),
+        )
     except IntegrityError:
         if MomoApiUser.objects.filter(id=user_id).exists():
             raise already_exists("An API user with this X-Reference-Id already exists.") from None
@@ -121,7 +124,12 @@ def api_user_create(request: HttpRequest) -> HttpResponse:
 @momo_view("POST", bearer=False)
 def api_key_create(request: HttpRequest, user_id: str) -> HttpResponse:
     user = _existing_user(user_id)
-    api_key = services.momo_user_new_key(user=user, actor="momo:provisioning")
+    try:
+        api_key = services.momo_user_new_key(
+            user=user, actor="momo:provisioning", subscription_key=auth.subscription_key(request)
+        )
+    except services.NotKeyOwner as exc:
+        raise MomoError(403, "NOT_ALLOWED", f"Not allowed: {exc}.") from None
     return JsonResponse({"apiKey": api_key}, status=201)
 
 

@@ -24,6 +24,10 @@ class MomoApiUser(models.Model):
     # The float its disbursement and remittance accounts open with in each currency;
     # NULL: MOMO_DEFAULT_FLOAT (`momo_credentials --float`).
     starting_float = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    # Who may get it a new key over the wire: a hash of the subscription key that provisioned
+    # it; empty for one the operator made (demo, momo_credentials, the dashboard), whose new
+    # keys come from the operator only.
+    owner_key_hash = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -71,6 +71,35 @@ def test_it_provisions_an_api_user_and_key_like_the_sandbox():
     assert PaymentLog.objects.filter(event="momo_user", details__api_user=user_id).count() == 2
 
 
+def test_it_lets_only_the_provisioning_subscription_key_re_key_an_api_user(merchant, tmp_path, settings):
+    """MOMO_SUBSCRIPTION_KEY=<ours>,second-key: `merchant` was provisioned with ours."""
+    settings.BASE_DIR = tmp_path  # the demo's kept credentials file, for this test only
+    intruder = DjangoMomoClient(Client(enforce_csrf_checks=True), subscription_key="second-key")
+    operator_made, operator_key = services.momo_credentials_create(provider_callback_host="localhost", actor="command")
+    demo_user, demo_key = services.momo_demo_credentials()
+    for user_id, client in [(merchant.user_id, intruder), (operator_made.pk, merchant), (demo_user.pk, merchant), (demo_user.pk, intruder)]:
+        before = written(), MomoApiUser.objects.get(pk=user_id).api_key_hash
+        answer = client.call("POST", f"/v1_0/apiuser/{user_id}/apikey", raw=b"")
+        assert_error(answer, 403, "NOT_ALLOWED")
+        assert (written(), MomoApiUser.objects.get(pk=user_id).api_key_hash) == before
+    assert "made by the operator" in merchant.call("POST", f"/v1_0/apiuser/{demo_user.pk}/apikey", raw=b"").json()["message"]
+    # Every key still works: the merchant's, the operator's, the demo's printed one.
+    for user_id, api_key in [(merchant.user_id, merchant.api_key), (operator_made.pk, operator_key), (demo_user.pk, demo_key)]:
+        owner = new_client()
+        owner.user_id, owner.api_key = str(user_id), api_key
+        assert owner.get_token()
+    assert services.momo_demo_credentials() == (demo_user, demo_key)  # the printed ones survive
+    # Its own subscription key still re-keys the merchant's user; the operator any user.
+    assert merchant.call("POST", f"/v1_0/apiuser/{merchant.user_id}/apikey", raw=b"").status == 201
+    from django.core.management import call_command
+    from io import StringIO
+
+    out = StringIO()
+    call_command("momo_credentials", "--new-key", str(operator_made.pk), stdout=out)
+    assert str(operator_made.pk) in out.getvalue()
+    assert MomoApiUser.objects.get(pk=operator_made.pk).api_key_hash != operator_made.api_key_hash
+
+
 def test_it_refuses_a_reused_api_user_id_and_bad_provisioning_input():
     client = new_client()
     user_id = str(uuid.uuid4())

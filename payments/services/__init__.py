@@ -21,6 +21,7 @@ from payments.services.credentials import (
     momo_subscription_keys,
     momo_user_create,
     momo_user_new_key,
+    NotKeyOwner,
     payment_notify,
 )
 from payments.services.demo import operator_ensure, settings_update

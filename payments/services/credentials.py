@@ -1,6 +1,7 @@
 """MoMo API users and their keys, subscription keys, and the API's side effects on payments."""
 
 import hashlib
+import hmac
 import os
 import secrets
 import uuid
@@ -15,6 +16,10 @@ from payments import validation
 from payments.errors import InvalidValue, PaymentError
 from payments.models import MomoApiUser, Payment, PaymentLog
 from payments.services.ledger import check_money, merchant_accounts_open
+
+
+class NotKeyOwner(PaymentError):
+    """A new API key asked for over the wire by someone who did not provision that API user."""
 
 
 def momo_key_hash(api_key: str) -> str:
@@ -51,9 +56,12 @@ def momo_user_create(
     target_environment: str = "sandbox",
     reason_format: str = MomoApiUser.ReasonFormat.STRING,
     starting_float: Decimal | None = None,
+    subscription_key: str = "",
     actor: str,
 ) -> MomoApiUser:
     """Provision an API user (without a key yet). A reused id raises IntegrityError.
+    `subscription_key`: the key it was provisioned with over the wire, which alone may get
+    it new keys there; empty for the operator's own (new keys from the operator only).
     `starting_float`: its disbursement and remittance accounts' float in each currency
     (None: MOMO_DEFAULT_FLOAT); its accounts in its environment's currency open now."""
     try:
@@ -71,6 +79,7 @@ def momo_user_create(
         user = MomoApiUser.objects.create(
             id=user_id, provider_callback_host=provider_callback_host,
             target_environment=target_environment, reason_format=reason_format, starting_float=starting_float,
+            owner_key_hash=momo_key_hash(subscription_key) if subscription_key else "",
         )
         currency = settings.MOMO_ENVIRONMENTS[target_environment]
         merchant_accounts_open(momo_user=user, currency=currency, now=timezone.now())
@@ -82,8 +91,17 @@ def momo_user_create(
     return user
 
 
-def momo_user_new_key(*, user: MomoApiUser, actor: str) -> str:
-    """A fresh API key for `user`, returned once; the old key and its tokens stop working."""
+def momo_user_new_key(*, user: MomoApiUser, actor: str, subscription_key: str | None = None) -> str:
+    """A fresh API key for `user`, returned once; the old key and its tokens stop working.
+
+    `subscription_key` None: the operator asks (demo, momo_credentials, the dashboard), for
+    any API user. Given (the wire): only for an API user that key provisioned; an API user id
+    and the shared subscription key are not enough to take someone's user over."""
+    if subscription_key is not None:
+        if not user.owner_key_hash:
+            raise NotKeyOwner("this API user was made by the operator: ask the operator for a new key")
+        if not hmac.compare_digest(user.owner_key_hash, momo_key_hash(subscription_key)):
+            raise NotKeyOwner("this API user was provisioned with another subscription key")
     api_key = secrets.token_hex(16)
     with transaction.atomic():
         user.api_key_hash = momo_key_hash(api_key)

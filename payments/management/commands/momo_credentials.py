@@ -27,8 +27,13 @@ class Command(SimulatorCommand):
                             help="shape of `reason` on FAILED status: string (live MoMo) or object (MTN's swagger)")
         parser.add_argument("--float", dest="starting_float", type=money, metavar="AMOUNT",
                             help="its disbursement and remittance float in each currency (default MOMO_DEFAULT_FLOAT)")
+        parser.add_argument("--new-key", metavar="API_USER_ID",
+                            help="instead: a new API key for this existing API user (the old key stops working)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["new_key"]:
+            self._new_key(options["new_key"])
+            return
         try:
             user, api_key = services.momo_credentials_create(
                 provider_callback_host=options["callback_host"], target_environment=options["target_environment"],
@@ -40,3 +45,20 @@ class Command(SimulatorCommand):
         except services.PaymentError as exc:
             raise CommandError(str(exc), returncode=2) from None
         self.stdout.write(credentials_text(user, api_key), ending="")
+
+    def _new_key(self, user_id: str) -> None:
+        """The operator's way to re-key any API user (over the wire only its provisioner may)."""
+        user = MomoApiUser.objects.filter(pk=_uuid(user_id)).first() if _uuid(user_id) else None
+        if user is None:
+            raise CommandError(f"--new-key: no MoMo API user {user_id[:40]!r}", returncode=2)
+        api_key = services.momo_user_new_key(user=user, actor="command")
+        self.stdout.write(credentials_text(user, api_key), ending="")
+
+
+def _uuid(value: str):
+    import uuid
+
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        return None
