@@ -399,6 +399,13 @@ DEMO_OPERATOR_PASSWORD = os.environ.get("DEMO_OPERATOR_PASSWORD", "")
 # generated once and kept in .momo-subscription-key), token lifetime, rate limits, and the
 # target environments besides `sandbox` (EUR) with the currency each one takes.
 MOMO_SUBSCRIPTION_KEYS = [k.strip() for k in os.environ.get("MOMO_SUBSCRIPTION_KEY", "").split(",") if k.strip()]
+# Each product's own keys (MOMO_COLLECTION_SUBSCRIPTION_KEY, ...): good on that product's
+# paths only, as at MTN; unset: one generated once and kept in .momo-<product>-subscription-key.
+MOMO_PRODUCTS = ("collection", "disbursement", "remittance")
+MOMO_PRODUCT_SUBSCRIPTION_KEYS = {
+    product: [k.strip() for k in os.environ.get(f"MOMO_{product.upper()}_SUBSCRIPTION_KEY", "").split(",") if k.strip()]
+    for product in MOMO_PRODUCTS
+}
 MOMO_TOKEN_EXPIRES_IN = int(os.environ.get("MOMO_TOKEN_EXPIRES_IN", "3600"))
 # Per API user and per second; 0 turns a limit off.
 MOMO_STATUS_RATE = int(os.environ.get("MOMO_STATUS_RATE", "10"))

@@ -1,8 +1,9 @@
 """Who is calling: the subscription key, the API user's Basic credentials, the bearer token.
 
 Tokens are signed (django.core.signing, keyed by SECRET_KEY), not stored: they survive a
-restart and work in every process without a table. Each carries the API user, its expiry
-and a fragment of the user's current key hash, so a new API key retires the old tokens.
+restart and work in every process without a table. Each carries the API user, the product
+that issued it (good only on that product's paths), its expiry and a fragment of the
+user's current key hash, so a new API key retires the old tokens.
 """
 
 import base64
@@ -16,12 +17,19 @@ from django.core import signing
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from momo.errors import (
+    SUBSCRIPTION_INVALID,
+    SUBSCRIPTION_MISSING,
+    GatewayError,
+    MomoError,
+    TokenError,
+)
 from payments import services
 from payments.models import MomoApiUser
-from momo.errors import SUBSCRIPTION_INVALID, SUBSCRIPTION_MISSING, GatewayError, MomoError, TokenError
 
 TOKEN_SALT = "livesettle.momo.token"
 KEY_FRAGMENT = 12  # hex characters of the key hash a token is bound to
+COLLECTION = "collection"
 
 
 def subscription_key(request: HttpRequest) -> str:
@@ -29,11 +37,21 @@ def subscription_key(request: HttpRequest) -> str:
     return request.headers.get("Ocp-Apim-Subscription-Key", "").strip()
 
 
-def check_subscription(request: HttpRequest) -> None:
+def product_keys(product: str | None) -> list[str]:
+    """The keys good on `product`'s paths: the shared ones and that product's own; the
+    provisioning paths (no product) take any product's key, as MTN's sandbox does."""
+    products = [product] if product else list(settings.MOMO_PRODUCTS)
+    keys = list(services.momo_subscription_keys())
+    for name in products:
+        keys.extend(services.momo_product_subscription_keys(name))
+    return keys
+
+
+def check_subscription(request: HttpRequest, product: str | None = None) -> None:
     offered = subscription_key(request)
     if not offered:
         raise SUBSCRIPTION_MISSING
-    if not any(hmac.compare_digest(offered.encode(), key.encode()) for key in services.momo_subscription_keys()):
+    if not any(hmac.compare_digest(offered.encode(), key.encode()) for key in product_keys(product)):
         raise SUBSCRIPTION_INVALID
 
 
@@ -63,9 +81,10 @@ def user_from_basic(request: HttpRequest) -> MomoApiUser:
     return user
 
 
-def issue_token(user: MomoApiUser) -> tuple[str, int]:
+def issue_token(user: MomoApiUser, product: str = COLLECTION) -> tuple[str, int]:
+    """A token for one product: the product's paths take it, the others' answer 401."""
     expires_in = settings.MOMO_TOKEN_EXPIRES_IN
-    payload = {"u": str(user.id), "k": user.api_key_hash[:KEY_FRAGMENT], "e": time.time() + expires_in}
+    payload = {"u": str(user.id), "k": user.api_key_hash[:KEY_FRAGMENT], "p": product, "e": time.time() + expires_in}
     return signing.dumps(payload, salt=TOKEN_SALT), expires_in
 
 
@@ -73,10 +92,11 @@ def _unauthorized(message: str) -> MomoError:
     return MomoError(401, "UNAUTHORIZED", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def user_from_bearer(request: HttpRequest) -> MomoApiUser:
+def _token_payload(request: HttpRequest, product: str) -> dict:
+    get_one = f"Get one from POST /{product}/token/."
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("Access denied due to missing access token. Get one from POST /collection/token/.")
+        raise _unauthorized(f"Access denied due to missing access token. {get_one}")
     try:
         payload = signing.loads(token.strip(), salt=TOKEN_SALT)
     except signing.BadSignature:
@@ -84,7 +104,16 @@ def user_from_bearer(request: HttpRequest) -> MomoApiUser:
     if not isinstance(payload, dict) or not isinstance(payload.get("e"), (int, float)):
         raise _unauthorized("Access denied due to invalid access token.")
     if payload["e"] <= time.time():
-        raise _unauthorized("Access denied due to expired access token. Get a new one from POST /collection/token/.")
+        raise _unauthorized(f"Access denied due to expired access token. {get_one}")
+    # Tokens issued before products had their own carry no product: they were collection's.
+    issued_for = payload.get("p", COLLECTION)
+    if issued_for != product:
+        raise _unauthorized(f"Access denied: this token was issued for {issued_for}, not {product}. {get_one}")
+    return payload
+
+
+def user_from_bearer(request: HttpRequest, product: str = COLLECTION) -> MomoApiUser:
+    payload = _token_payload(request, product)
     user = MomoApiUser.objects.filter(id=parse_user_id(str(payload.get("u")))).first()
     if user is None or user.api_key_hash[:KEY_FRAGMENT] != payload.get("k"):
         raise _unauthorized("Access denied due to invalid access token (its API key was replaced).")

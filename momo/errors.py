@@ -37,7 +37,12 @@ class TokenError(MomoError):
 
 
 def error_response(error: MomoError) -> JsonResponse:
-    return JsonResponse(error.body(), status=error.status, headers=error.headers)
+    response = JsonResponse(error.body(), status=error.status, headers=error.headers)
+    # MoMo answers some caller mistakes (a callback host that does not match, say) with a
+    # 500: expected, so not Django's "Internal Server Error" log line.
+    if error.status >= 500:
+        response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def bad_request(code: str, message: str) -> MomoError:

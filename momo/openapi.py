@@ -1,14 +1,16 @@
-"""The MoMo paths in LiveSettle's OpenAPI schema, tagged "MoMo Collections".
+"""The MoMo paths in LiveSettle's OpenAPI schema, tagged by product ("MoMo Collections",
+"MoMo Disbursements", "MoMo Remittances"; provisioning goes with Collections).
 
 The MoMo views are plain Django views (MoMo's own error shapes, no DRF negotiation), so
 drf-spectacular cannot see them; this postprocessing hook adds their description.
-tests/test_momo_api.py checks that every MoMo path is here.
+tests/test_momo_api.py and tests/test_momo_products.py check that every MoMo path is here.
 """
 
 import re
 from typing import Any
 
 TAG = "MoMo Collections"
+TAGS = {"collection": TAG, "disbursement": "MoMo Disbursements", "remittance": "MoMo Remittances"}
 SUBSCRIPTION = {"MomoSubscriptionKey": []}
 
 
@@ -37,9 +39,9 @@ COMMON_ERRORS = {
 PRODUCT = [SUBSCRIPTION | {"MomoBearer": []}]
 
 
-def _op(summary: str, responses: dict[str, Any], *, security=None, parameters=(), body=None) -> dict[str, Any]:
+def _op(summary: str, responses: dict[str, Any], *, security=None, parameters=(), body=None, tag: str = TAG) -> dict[str, Any]:
     operation = {
-        "tags": [TAG],
+        "tags": [tag],
         "summary": summary,
         "security": security or PRODUCT,
         "parameters": list(parameters),
@@ -72,18 +74,11 @@ PATHS: dict[str, dict[str, Any]] = {
          "404": _error("RESOURCE_NOT_FOUND")},
         security=[SUBSCRIPTION], parameters=[_path_param("referenceId", "The API user id.")],
     )},
-    "/collection/token/": {"post": _op(
-        "A bearer token for Basic auth (API user : API key)",
-        {"200": _json("The token.", {"type": "object", "properties": {
-            "access_token": {"type": "string"}, "token_type": {"type": "string", "example": "access_token"},
-            "expires_in": {"type": "integer", "example": 3600}}}),
-         "401": _json("Bad API user or key (also a bad subscription key, gateway shape).", {"type": "object", "properties": {"error": {"type": "string", "example": "invalid_client"}}})},
-        security=[SUBSCRIPTION | {"MomoBasic": []}],
-    )},
     "/collection/v1_0/requesttopay": {"post": _op(
         "Request to pay: creates a LiveSettle payment whose reference is X-Reference-Id",
         {"202": {"description": "Accepted (empty body); poll the status or wait for the callback."},
-         "400": _error("Bad reference, body, currency (INVALID_CURRENCY), environment (NOT_ALLOWED_TARGET_ENVIRONMENT) or callback host (INVALID_CALLBACK_URL_HOST)."),
+         "400": _error("Bad reference or body."),
+         "500": _error("As MTN answers them: INVALID_CURRENCY, NOT_ALLOWED_TARGET_ENVIRONMENT, INVALID_CALLBACK_URL_HOST (nothing is created)."),
          "409": _error("RESOURCE_ALREADY_EXIST: the X-Reference-Id was used before."),
          "413": _error("The body is over 4 KB.", "MomoGatewayError")},
         parameters=[REFERENCE, ENVIRONMENT, _header("X-Callback-Url", "Where the final status is sent; its host must be the API user's providerCallbackHost.", required=False)],
@@ -94,38 +89,64 @@ PATHS: dict[str, dict[str, Any]] = {
         {"200": _json("PENDING, SUCCESSFUL or FAILED (FAILED is a 200 too).", STATUS_SCHEMA), "404": _error("RESOURCE_NOT_FOUND: unknown, or another API user's.")},
         parameters=[_path_param("referenceId", "The X-Reference-Id of the request to pay."), ENVIRONMENT],
     )},
-    "/collection/v1_0/requesttopay/{referenceId}/deliverynotification": {"post": _op(
-        "A message to the payer (kept on the payment's timeline)",
-        {"200": {"description": "Recorded."}, "400": _error("No message, or over 160 characters."), "404": _error("RESOURCE_NOT_FOUND")},
-        parameters=[_path_param("referenceId", "The X-Reference-Id of the request to pay."),
-                    _header("notificationMessage", "The message (or send it in the body).", required=False),
-                    _header("Language", "The message's language.", required=False)],
-    )},
-    "/collection/v1_0/account/balance": {"get": _op(
-        "The API user's collection balance in its environment's currency",
-        {"200": _json("The sum of its successful payments.", {"$ref": "#/components/schemas/MomoBalance"})}, parameters=[ENVIRONMENT],
-    )},
-    "/collection/v1_0/account/balance/{currency}": {"get": _op(
-        "The API user's collection balance in a currency",
-        {"200": _json("The sum of its successful payments in that currency.", {"$ref": "#/components/schemas/MomoBalance"}), "400": _error("INVALID_CURRENCY")},
-        parameters=[_path_param("currency", "ISO 4217, e.g. EUR.")],
-    )},
-    "/collection/v1_0/accountholder/{accountHolderIdType}/{accountHolderId}/active": {"get": _op(
-        "Is the payer registered and active (by the sandbox test-number table)",
-        {"200": _json("Active or not.", {"type": "object", "properties": {"result": {"type": "boolean"}}}),
-         "400": _error("Unknown id type"), "404": _error("PAYER_NOT_FOUND (46733123450)"),
-         "500": _error("NOT_ALLOWED, NOT_ALLOWED_TARGET_ENVIRONMENT, INTERNAL_PROCESSING_ERROR (46733123452-454)"),
-         "503": _error("SERVICE_UNAVAILABLE (46733123455)")},
-        parameters=[_path_param("accountHolderIdType", "msisdn, email or party_code."), _path_param("accountHolderId", "The payer.")],
-    )},
-    "/collection/v1_0/accountholder/msisdn/{accountHolderMSISDN}/basicuserinfo": {"get": _op(
-        "The payer's name (a fixed sandbox person, or the test number's error)",
-        {"200": _json("The person.", {"type": "object", "properties": {name: {"type": "string"} for name in (
-            "sub", "name", "given_name", "family_name", "birthdate", "locale", "gender", "updated_at")}}),
-         "404": _error("PAYER_NOT_FOUND")},
-        parameters=[_path_param("accountHolderMSISDN", "The payer's MSISDN.")],
-    )},
 }
+
+def _shared_paths(product: str) -> dict[str, dict[str, Any]]:
+    """What every product serves under its own prefix (its token, balance, account holder,
+    basic user info, delivery notification), tagged with that product."""
+    paths = {
+        f"/{product}/token/": {"post": _op(
+            "A bearer token for Basic auth (API user : API key)",
+            {"200": _json("The token.", {"type": "object", "properties": {
+                "access_token": {"type": "string"}, "token_type": {"type": "string", "example": "access_token"},
+                "expires_in": {"type": "integer", "example": 3600}}}),
+             "401": _json("Bad API user or key (also a bad subscription key, gateway shape).", {"type": "object", "properties": {"error": {"type": "string", "example": "invalid_client"}}})},
+            security=[SUBSCRIPTION | {"MomoBasic": []}],
+        )},
+        f"/{product}/v1_0/requesttopay/{{referenceId}}/deliverynotification": {"post": _op(
+            "A message to the payer (kept on the payment's timeline)",
+            {"200": {"description": "Recorded."}, "400": _error("No message, or over 160 characters."), "404": _error("RESOURCE_NOT_FOUND")},
+            parameters=[_path_param("referenceId", "The X-Reference-Id of the request to pay."),
+                        _header("notificationMessage", "The message (or send it in the body).", required=False),
+                        _header("Language", "The message's language.", required=False)],
+        )},
+        f"/{product}/v1_0/account/balance": {"get": _op(
+            f"The API user's {product} balance in its environment's currency",
+            {"200": _json("The sum of its successful payments.", {"$ref": "#/components/schemas/MomoBalance"})}, parameters=[ENVIRONMENT],
+        )},
+        f"/{product}/v1_0/account/balance/{{currency}}": {"get": _op(
+            f"The API user's {product} balance in a currency",
+            {"200": _json("The sum of its successful payments in that currency.", {"$ref": "#/components/schemas/MomoBalance"}), "500": _error("INVALID_CURRENCY")},
+            parameters=[_path_param("currency", "ISO 4217, e.g. EUR.")],
+        )},
+        f"/{product}/v1_0/accountholder/{{accountHolderIdType}}/{{accountHolderId}}/active": {"get": _op(
+            "Is the payer registered and active (by the sandbox test-number table)",
+            {"200": _json("Active or not.", {"type": "object", "properties": {"result": {"type": "boolean"}}}),
+             "400": _error("Unknown id type"), "404": _error("PAYER_NOT_FOUND (46733123450)"),
+             "500": _error("NOT_ALLOWED, NOT_ALLOWED_TARGET_ENVIRONMENT, INTERNAL_PROCESSING_ERROR (46733123452-454)"),
+             "503": _error("SERVICE_UNAVAILABLE (46733123455)")},
+            parameters=[_path_param("accountHolderIdType", "msisdn, email or party_code."), _path_param("accountHolderId", "The payer.")],
+        )},
+        f"/{product}/v1_0/accountholder/msisdn/{{accountHolderMSISDN}}/basicuserinfo": {"get": _op(
+            "The payer's name (a fixed sandbox person, or the test number's error)",
+            {"200": _json("The person.", {"type": "object", "properties": {name: {"type": "string"} for name in (
+                "sub", "name", "given_name", "family_name", "birthdate", "locale", "gender", "updated_at")}}),
+             "404": _error("PAYER_NOT_FOUND")},
+            parameters=[_path_param("accountHolderMSISDN", "The payer's MSISDN.")],
+        )},
+    }
+    for operations in paths.values():
+        for operation in operations.values():
+            operation["tags"] = [TAGS[product]]
+    return paths
+
+
+for _product in TAGS:
+    PATHS.update(_shared_paths(_product))
+for _product in ("disbursement", "remittance"):  # their balances answer from the ledger, next
+    PATHS.pop(f"/{_product}/v1_0/account/balance")
+    PATHS.pop(f"/{_product}/v1_0/account/balance/{{currency}}")
+
 
 SCHEMAS = {
     "MomoError": {"type": "object", "properties": {"code": {"type": "string", "example": "RESOURCE_NOT_FOUND"}, "message": {"type": "string"}}},
@@ -152,7 +173,7 @@ SCHEMAS = {
 SECURITY_SCHEMES = {
     "MomoSubscriptionKey": {"type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"},
     "MomoBasic": {"type": "http", "scheme": "basic", "description": "API user id : API key."},
-    "MomoBearer": {"type": "http", "scheme": "bearer", "description": "From POST /collection/token/."},
+    "MomoBearer": {"type": "http", "scheme": "bearer", "description": "From POST /<product>/token/: good on that product's paths only."},
 }
 
 

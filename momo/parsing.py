@@ -1,6 +1,8 @@
 """What a MoMo client sends, checked the way MoMo checks it, into plain values for the services.
 
-Every refusal is a MomoError (400 unless said otherwise), raised before anything is written.
+Every refusal is a MomoError, raised before anything is written: 400 for a malformed call,
+and, as MTN answers them, 500 for a target environment that is not allowed, a currency
+that is not the account's and a callback host that does not match.
 """
 
 import json
@@ -14,9 +16,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.http import HttpRequest
 
+from momo.errors import GatewayError, MomoError, bad_request
 from payments import validation
 from payments.models import MomoApiUser, Payment
-from momo.errors import GatewayError, MomoError, bad_request
 
 MAX_BODY = 4096  # bytes; a request to pay is a few hundred
 MAX_MESSAGE = 160
@@ -67,8 +69,8 @@ def target_environment(request: HttpRequest, user: MomoApiUser) -> str:
     environment = request.headers.get("X-Target-Environment", "").strip() or user.target_environment
     if environment not in settings.MOMO_ENVIRONMENTS:
         known = ", ".join(settings.MOMO_ENVIRONMENTS)
-        raise bad_request(
-            "NOT_ALLOWED_TARGET_ENVIRONMENT", f"Target environment {environment[:40]!r} is not one of {known}."
+        raise MomoError(
+            500, "NOT_ALLOWED_TARGET_ENVIRONMENT", f"Target environment {environment[:40]!r} is not one of {known}."
         )
     return environment
 
@@ -78,9 +80,10 @@ def callback_url(value: str | None, user: MomoApiUser) -> str:
     if value is None or not value.strip():
         return ""
     url = safe_text(value, "X-Callback-Url").strip()
-    wrong_host = bad_request(
-        "INVALID_CALLBACK_URL_HOST",
-        f"X-Callback-Url must be an http(s) URL on the API user's providerCallbackHost ({user.provider_callback_host}).",
+    wrong_host = MomoError(
+        500, "INVALID_CALLBACK_URL_HOST",
+        "Callback URL does not match the configured value: X-Callback-Url must be an http(s) URL on the "
+        f"API user's providerCallbackHost ({user.provider_callback_host}).",
     )
     if len(url) > MAX_CALLBACK_URL or _CONTROL.search(url):
         raise wrong_host
@@ -165,7 +168,7 @@ def request_to_pay(body: Any, environment: str) -> dict[str, Any]:
     currency = body.get("currency")
     expected = settings.MOMO_ENVIRONMENTS[environment]
     if not isinstance(currency, str) or currency.strip().upper() != expected or expected not in settings.PAYMENT_CURRENCIES:
-        raise bad_request("INVALID_CURRENCY", f"Target environment {environment} takes currency {expected}.")
+        raise MomoError(500, "INVALID_CURRENCY", f"Target environment {environment} takes currency {expected}.")
     party_id_type, party_id = _payer(body.get("payer"))
     return {
         "amount": _amount(body.get("amount")),
@@ -205,5 +208,5 @@ def language(request: HttpRequest) -> str:
 def currency_code(value: str) -> str:
     code = value.strip().upper()
     if code not in set(settings.MOMO_ENVIRONMENTS.values()):
-        raise MomoError(400, "INVALID_CURRENCY", f"Currency {value[:8]!r} is not a currency of this account.")
+        raise MomoError(500, "INVALID_CURRENCY", f"Currency {value[:8]!r} is not a currency of this account.")
     return code

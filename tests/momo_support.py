@@ -7,7 +7,13 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-SUBSCRIPTION_KEY = "0123456789abcdef0123456789abcdef"
+SUBSCRIPTION_KEY = "0123456789abcdef0123456789abcdef"  # MOMO_SUBSCRIPTION_KEY: every product
+# MOMO_<PRODUCT>_SUBSCRIPTION_KEY: that product's paths only.
+PRODUCT_KEYS = {
+    "collection": ["c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0"],
+    "disbursement": ["d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1"],
+    "remittance": ["e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2"],
+}
 
 RTP_BODY = {
     "amount": "100",
@@ -65,9 +71,9 @@ class MomoClient:
         self.api_key = keyed.json()["apiKey"]
         return self
 
-    def get_token(self) -> str:
+    def get_token(self, product: str = "collection") -> str:
         self.token = ""
-        answer = self.call("POST", "/collection/token/", raw=b"", Authorization=basic(self.user_id, self.api_key))
+        answer = self.call("POST", f"/{product}/token/", raw=b"", Authorization=basic(self.user_id, self.api_key))
         assert answer.status == 200, answer.body
         self.token = answer.json()["access_token"]
         return self.token

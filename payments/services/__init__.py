@@ -18,6 +18,7 @@ from payments.services.credentials import (
     momo_credentials_create,
     momo_demo_credentials,
     momo_key_hash,
+    momo_product_subscription_keys,
     momo_subscription_keys,
     momo_user_create,
     momo_user_new_key,

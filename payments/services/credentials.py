@@ -28,25 +28,42 @@ def momo_key_hash(api_key: str) -> str:
 
 
 def momo_subscription_keys() -> list[str]:
-    """`MOMO_SUBSCRIPTION_KEY` (comma-separated), else one generated once and kept, like the
-    operator's password, in a 0600 file beside the code (every process of a deployment reads it)."""
+    """`MOMO_SUBSCRIPTION_KEY` (comma-separated), good for every product; else one generated
+    once and kept, like the operator's password, in a 0600 file beside the code (every
+    process of a deployment reads it)."""
     if settings.MOMO_SUBSCRIPTION_KEYS:
         return list(settings.MOMO_SUBSCRIPTION_KEYS)
-    secret_file = settings.BASE_DIR / ".momo-subscription-key"
+    return [_kept_key(".momo-subscription-key")]
+
+
+def momo_product_subscription_keys(product: str) -> list[str]:
+    """A product's own keys (`MOMO_<PRODUCT>_SUBSCRIPTION_KEY`), good on that product's paths
+    only, as at MTN; unset: one generated once and kept in `.momo-<product>-subscription-key`."""
+    if product not in settings.MOMO_PRODUCTS:
+        raise PaymentError(f"unknown MoMo product {product!r}")
+    configured = settings.MOMO_PRODUCT_SUBSCRIPTION_KEYS.get(product)
+    if configured:
+        return list(configured)
+    return [_kept_key(f".momo-{product}-subscription-key")]
+
+
+def _kept_key(name: str) -> str:
+    secret_file = settings.BASE_DIR / name
     try:
         key = secret_file.read_text().strip()
     except FileNotFoundError:
         key = ""
-    if not key:
-        key = secrets.token_hex(16)
-        try:
-            # O_EXCL: two processes starting at once agree on the first one's key.
-            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return momo_subscription_keys()
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key + "\n")
-    return [key]
+    if key:
+        return key
+    key = secrets.token_hex(16)
+    try:
+        # O_EXCL: two processes starting at once agree on the first one's key.
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _kept_key(name)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
 
 
 def momo_user_create(

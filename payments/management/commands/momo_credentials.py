@@ -9,12 +9,15 @@ from payments.models import MomoApiUser
 
 
 def credentials_text(user: MomoApiUser, api_key: str, *, indent: str = "") -> str:
-    """The three values a MoMo client needs, one per line (the demo prints them too)."""
-    return (
-        f"{indent}subscription key (Ocp-Apim-Subscription-Key): {services.momo_subscription_keys()[0]}\n"
-        f"{indent}API user (X-Reference-Id):                  {user.id}\n"
-        f"{indent}API key:                                    {api_key}\n"
-    )
+    """The values a MoMo client needs, one per line (the demo prints them too): the key good
+    for every product, each product's own key, the API user and its key."""
+    lines = [f"subscription key (Ocp-Apim-Subscription-Key): {services.momo_subscription_keys()[0]}"]
+    for product in settings.MOMO_PRODUCTS:
+        label = f"{product} key ({product} paths only):"
+        lines.append(f"{label:<46} {services.momo_product_subscription_keys(product)[0]}")
+    lines.append(f"{'API user (X-Reference-Id):':<46} {user.id}")
+    lines.append(f"{'API key:':<46} {api_key}")
+    return "".join(f"{indent}{line}\n" for line in lines)
 
 
 class Command(SimulatorCommand):

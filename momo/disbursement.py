@@ -1,0 +1,3 @@
+"""MoMo Disbursements: money out of the API user's disbursement account."""
+
+ROUTES: list = []
