@@ -23,7 +23,10 @@ def test_it_creates_a_momo_client_with_a_click_and_copies_its_key(start_demo, br
         page.wait_for_url(server.base_url + "/dashboard/")
 
         panel = page.locator("#momo-clients")
-        panel.locator("summary").click()
+        panel.locator(":scope > summary").click()
+        expect(panel.locator("#momo-subscription-key")).to_be_hidden()  # on a projector: only on request
+        panel.locator("#momo-key-reveal summary").click()
+        expect(panel.locator("#momo-subscription-key")).to_be_visible()
         expect(panel.locator("#momo-subscription-key")).to_have_text(SUBSCRIPTION_KEY)
         panel.get_by_label("Callback host").fill("shop.example")
         panel.get_by_role("button", name="Create MoMo client").click()

@@ -16,6 +16,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from payments.management import lan
+from tests.momo_support import HttpMomoClient
 from tests.support import Process, child_env, free_port, manage, port_open, wait_for
 from tests.test_phone_browser import scan_qr
 
@@ -68,6 +69,16 @@ def test_it_advertises_the_public_url_everywhere(browser, tmp_path):
         output = demo.output()
         assert f"checkout:  {public}/" in output
         assert decode_terminal_qr(output) == f"{public}/"
+        # The room may read this terminal: where the secrets are, never the secrets.
+        assert "op-pass-123" not in output and "DEMO_OPERATOR_PASSWORD you set" in output
+        assert "momo_credentials --demo" in output
+        shown = manage("momo_credentials", "--demo", env=env).stdout  # on this machine
+        values = dict(line.split(": ", 1) for line in shown.strip().splitlines())
+        secrets = [v.strip() for k, v in values.items()]
+        assert len(secrets) == 3 and not any(secret in output for secret in secrets)
+        momo = HttpMomoClient(public, subscription_key=secrets[0])
+        momo.user_id, momo.api_key = secrets[1], secrets[2]
+        assert momo.get_token()  # the set the command prints is the one this server knows
 
         status, body = http(f"{public}/api/payments/", {"amount": "25.00", "currency": "EUR", "phone_number": "46733123499"})
         assert status == 201, body

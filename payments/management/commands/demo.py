@@ -69,7 +69,7 @@ class Command(SimulatorCommand):
             settings.DEBUG = False
         call_command("migrate", interactive=False, verbosity=0)
         try:
-            password, _ = operator_ensure()
+            password, generated = operator_ensure()
         except OperatorPasswordRejected as exc:
             raise CommandError(str(exc), returncode=2) from None
         config = settings_update(
@@ -89,9 +89,7 @@ class Command(SimulatorCommand):
             f"  checkout:  {base}/\n"
             f"  dashboard: {base}/dashboard/\n"
             f"  projector: {base}/dashboard/screen/  (F: fullscreen)\n"
-            f"  operator:  {settings.DEMO_OPERATOR_USERNAME} / {password}\n"
-            f"  api docs:  {base}/api/docs/\n"
-            f"  MoMo Collections API: base URL {base}\n{credentials_text(*momo_demo_credentials(), indent='    ')}"
+            f"{_secrets_text(password, generated, base, shown=not public_url)}"
             f"  {settling}; Ctrl+C stops\n"
         )
         if public_url:
@@ -99,6 +97,27 @@ class Command(SimulatorCommand):
         self.stdout.flush()
         worker = SettlementWorker(seed=options["seed"], interval=options["interval"])
         serve(host=options["host"], port=options["port"], worker=worker)
+
+
+def _secrets_text(password: str, generated: bool, base: str, *, shown: bool) -> str:
+    """The operator's password and the MoMo credentials: printed on loopback; in LAN mode
+    (a room may see this terminal, right above its QR code) only where to find them."""
+    user = settings.DEMO_OPERATOR_USERNAME
+    if shown:
+        return (
+            f"  operator:  {user} / {password}\n"
+            f"  api docs:  {base}/api/docs/\n"
+            f"  MoMo Collections API: base URL {base}\n{credentials_text(*momo_demo_credentials(), indent='    ')}"
+        )
+    momo_demo_credentials()  # made now, so the command below shows the set this server knows
+    where = f"in {settings.BASE_DIR / '.demo-operator-password'}" if generated else "the DEMO_OPERATOR_PASSWORD you set"
+    return (
+        f"  operator:  {user} (password: {where})\n"
+        f"  api docs:  {base}/api/docs/\n"
+        f"  MoMo Collections API: base URL {base}\n"
+        "    credentials: `python manage.py momo_credentials --demo` on this machine;\n"
+        "    the subscription key also in the dashboard's MoMo clients panel (Show)\n"
+    )
 
 
 def _public_url(value: str) -> str:

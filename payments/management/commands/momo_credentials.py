@@ -30,10 +30,15 @@ class Command(SimulatorCommand):
                             help="shape of `reason` on FAILED status: string (live MoMo) or object (MTN's swagger)")
         parser.add_argument("--float", dest="starting_float", type=money, metavar="AMOUNT",
                             help="its disbursement and remittance float in each currency (default MOMO_DEFAULT_FLOAT)")
+        parser.add_argument("--demo", action="store_true",
+                            help="instead: print the demo's ready set (what `demo` prints on loopback)")
         parser.add_argument("--new-key", metavar="API_USER_ID",
                             help="instead: a new API key for this existing API user (the old key stops working)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["demo"]:
+            self.stdout.write(credentials_text(*services.momo_demo_credentials()), ending="")
+            return
         if options["new_key"]:
             self._new_key(options["new_key"])
             return
