@@ -24,7 +24,7 @@ from rest_framework.throttling import BaseThrottle
 from payments import ratelimit, services
 from payments.models import Payment
 from payments.network import client_ip
-from payments.selectors import payment_snapshot, public_snapshot
+from payments.selectors import payment_snapshot, public_snapshot, wallet_balances
 from api.serializers import CompleteSerializer, PaymentCreateSerializer, PaymentSerializer
 
 LIST_LIMIT = 100
@@ -193,3 +193,22 @@ def payment_complete(request: Request, reference) -> Response:
     except services.PaymentError as exc:
         return Response({"detail": f"Payment is {exc}."}, status=409)
     return Response(payment_snapshot(payment))
+
+
+_wallet = inline_serializer("Wallet", {
+    "party_id": serializers.CharField(),
+    "balances": serializers.ListField(child=inline_serializer("WalletBalance", {
+        "currency": serializers.CharField(), "balance": serializers.CharField(help_text='e.g. "9900.00"'),
+    })),
+})
+
+
+@extend_schema(responses={200: _wallet, 403: _error, 404: _error}, summary="A party's wallet balances (staff)")
+@api_view(["GET"])
+@permission_classes([IsAdminUser])
+def wallet_detail(request: Request, party_id: str) -> Response:
+    """The ledger's wallets of one payer or payee, one per currency (docs/ledger.md)."""
+    balances = wallet_balances(party_id)
+    if not balances:
+        return Response({"detail": "No wallet for that party: it has not paid or been paid yet."}, status=404)
+    return Response({"party_id": party_id, "balances": balances})

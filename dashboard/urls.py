@@ -19,6 +19,7 @@ urlpatterns = [
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("dashboard/payments/<uuid:reference>/", dashboard_views.payment_detail, name="dashboard-payment"),
     path("dashboard/payments/<uuid:reference>/force/", dashboard_views.payment_force, name="dashboard-force"),
+    path("dashboard/payments/<uuid:reference>/refund/", dashboard_views.payment_refund, name="dashboard-refund"),
     path("dashboard/callbacks/settings/", dashboard_views.callback_settings_save, name="dashboard-callback-settings"),
     path("dashboard/callbacks/<int:delivery_id>/resend/", dashboard_views.callback_resend, name="dashboard-callback-resend"),
     path("dashboard/settle-all/", dashboard_views.settle_all, name="dashboard-settle-all"),
@@ -36,6 +37,7 @@ urlpatterns = [
     path("api/payments/", api.payments_collection, name="api-payments"),
     path("api/payments/<uuid:reference>/", api.payment_detail, name="api-payment"),
     path("api/payments/<uuid:reference>/complete/", api.payment_complete, name="api-payment-complete"),
+    re_path(r"^api/wallets/(?P<party_id>[^/]{1,128})/$", api.wallet_detail, name="api-wallet"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     # Anything else under /api/ (a reference that is not a UUID, say) is a JSON 404, not a page.

@@ -71,6 +71,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "payment_rows": [payment_row.render(p) for p in snapshot["payments"]],
         "filter": view,
         "statuses": Payment.Status.choices,
+        "kinds": Payment.Kind.choices,
         "reasons": REASONS,
         "default_reason": services.DEFAULT_FAIL_REASON,
         "ws_url": "/ws/dashboard/" + (f"?{view.query_string()}" if view.active else ""),
@@ -226,6 +227,27 @@ def payment_force(request: HttpRequest, reference) -> HttpResponse:
     done = "successful" if payment.status == Payment.Status.SUCCESSFUL else f"failed ({payment.reason})"
     row = payment_row.render(payment_snapshot(payment), oob=True)
     return toast(f"Payment {_short(reference)} forced {done}.", extra=row)
+
+
+@require_POST
+@staff_required
+def payment_refund(request: HttpRequest, reference) -> HttpResponse:
+    """Give back all that is left of a successful payment, or the amount typed beside
+    "Refund": a refund payment that settles by the same rules (and the ledger's)."""
+    payment = payment_by_reference(reference)
+    if payment is None:
+        return toast("No payment with that reference.", level="error", status=404)
+    amount = request.POST.get("refund_amount", "").strip()[:20] or payment.amount - payment.refunded_amount
+    try:
+        refund = services.payment_refund(payment=payment, amount=amount, actor=actor_of(request), strict=True)
+    except services.InvalidValue as exc:
+        return toast(f"Not refunded: {exc}", level="error", status=422)
+    except services.PaymentError as exc:
+        return toast(f"Payment {_short(reference)} cannot be refunded: {exc}", level="error", status=409)
+    return toast(
+        f"Refund of {refund.amount:.2f} {refund.currency} for payment {_short(reference)} started "
+        f"({_short(refund.reference)}): it settles like any payment."
+    )
 
 
 @require_POST

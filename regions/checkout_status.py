@@ -1,5 +1,6 @@
 """The checkout page's status (`#status` on /pay/<reference>/, pushed on /ws/payments/<reference>/)."""
 
+from decimal import Decimal
 from typing import Any
 
 from payments import outcomes, validation
@@ -18,4 +19,7 @@ def context(snapshot: dict[str, Any]) -> dict[str, Any]:
         # Pairs, not the dict: a key such as "items" must not shadow dict.items in a template.
         "booking": validation.booking_rows(snapshot.get("booking_details") or {}),
         "reason_text": outcomes.reason_text(snapshot["reason"]),
+        # Its refunds, pushed as a new version of the payment when one settles.
+        "refunded": Decimal(snapshot.get("refunded_amount") or "0") > 0,
+        "fully_refunded": Decimal(snapshot.get("refunded_amount") or "0") >= Decimal(snapshot["amount"]),
     }

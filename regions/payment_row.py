@@ -1,5 +1,6 @@
 """A dashboard row (`#row-<reference>`), one per payment, the latest `ROWS` on the page."""
 
+from decimal import Decimal
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -23,14 +24,25 @@ def read(view: Filter, stats: dict[str, Any] | None = None, *, details: bool = F
     return dashboard_snapshot(view, rows=ROWS, stats=stats, details=details)
 
 
+KIND_LABELS = dict(Payment.Kind.choices)
+
+
 def context(snapshot: dict[str, Any], *, room: bool = False) -> dict[str, Any]:
     """`room`: for a screen the audience reads (the projector), the phone number masked."""
+    kind = snapshot.get("kind", Payment.Kind.REQUEST_TO_PAY)
+    refunded = Decimal(snapshot.get("refunded_amount") or "0")
+    successful = snapshot["status"] == Payment.Status.SUCCESSFUL
     return {
         "p": snapshot,
         "phone": mask_phone(snapshot["phone_number"]) if room else snapshot["phone_number"],
         "processing": snapshot["status"] == Payment.Status.PROCESSING,
         "reason_text": outcomes.reason_text(snapshot["reason"]),
         "settled_time": snapshot["settled_at"][11:19] if snapshot.get("settled_at") else "",
+        "kind_label": KIND_LABELS.get(kind, kind).lower(),
+        "refunded": refunded > 0,
+        "fully_refunded": refunded >= Decimal(snapshot["amount"]),
+        # A successful request to pay with something left to give back.
+        "refundable": successful and kind == Payment.Kind.REQUEST_TO_PAY and refunded < Decimal(snapshot["amount"]),
     }
 
 

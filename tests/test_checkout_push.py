@@ -156,7 +156,7 @@ async def test_it_sends_the_contract_json_with_format_json():
     assert set(message["payment"]) == {
         "reference", "status", "reason", "amount", "currency", "phone_number", "external_id",
         "booking_details", "financial_transaction_id", "created_at", "settle_at", "settled_at",
-        "version", "checkout_url",
+        "version", "kind", "direction", "refunded_amount", "checkout_url",
     }
     await client.disconnect()
 

@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from django.db import InterfaceError, OperationalError, connection
 
 from payments import providers
-from payments.management.flags import SimulatorCommand, positive_seconds
+from payments.management.flags import SimulatorCommand, positive_int, positive_seconds
 from payments.services import callback_settings_update, settings_update
 from payments.worker import SettlementWorker
 
@@ -20,13 +20,15 @@ class Command(SimulatorCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--interval", type=positive_seconds, default=10.0, help="sweep at least this often, in seconds")
+        parser.add_argument("--batch-size", type=positive_int, default=200,
+                            help="payments settled per transaction at most (1: one by one)")
         self.add_settings_flags(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         flags = {"timeout_seconds": options["timeout"], "success_rate": options["success_rate"]}
         if options["seed"] is not None:
             flags["seed"] = options["seed"]
-        worker = SettlementWorker(seed=options["seed"], interval=options["interval"])
+        worker = SettlementWorker(seed=options["seed"], interval=options["interval"], batch_size=options["batch_size"])
         self.stdout.write(f"settlement worker {worker.worker_id} running; Ctrl+C stops it")
         if providers.active().decides_upstream:
             self.stdout.write(f"settling upstream payments from the {providers.describe()}")
