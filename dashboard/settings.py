@@ -500,3 +500,6 @@ SERVER_MAX_BODY_BYTES = int(os.environ.get("SERVER_MAX_BODY_BYTES", str(1024 * 1
 SERVER_HEADER_TIMEOUT = float(os.environ.get("SERVER_HEADER_TIMEOUT", "10"))
 SERVER_MAX_CONNECTIONS_PER_ADDRESS = int(os.environ.get("SERVER_MAX_CONNECTIONS_PER_ADDRESS", "128"))
 SERVER_MAX_WEBSOCKETS_PER_ADDRESS = int(os.environ.get("SERVER_MAX_WEBSOCKETS_PER_ADDRESS", "64"))
+# Rows of one repeatable kind (wrong PIN, delivery notification, upstream callback or error)
+# kept per payment; beyond it the last row counts them (payments/services/logbook.py).
+PAYMENT_LOG_ROWS_PER_KIND = int(os.environ.get("PAYMENT_LOG_ROWS_PER_KIND", "20"))

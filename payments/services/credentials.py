@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from payments import validation
 from payments.errors import InvalidValue, PaymentError
+from payments.services.logbook import payment_log_bounded
 from payments.models import MomoApiUser, Payment, PaymentLog
 from payments.services.ledger import check_money, merchant_accounts_open
 
@@ -172,11 +173,7 @@ def payment_notify(*, payment: Payment, message: str, language: str = "", actor:
         language = validation.clean_language(language)
     except ValidationError as exc:
         raise InvalidValue("notification", exc.messages[0]) from None
-    PaymentLog.objects.create(
-        payment=payment,
-        event=PaymentLog.Event.NOTIFIED,
-        actor=actor,
-        from_status=payment.status,
-        to_status=payment.status,
-        details={"message": message, "language": language[:16]},
+    payment_log_bounded(
+        payment_id=payment.pk, event=PaymentLog.Event.NOTIFIED, actor=actor,
+        from_status=payment.status, to_status=payment.status, details={"message": message, "language": language},
     )

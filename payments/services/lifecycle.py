@@ -22,6 +22,7 @@ from django.db.models import Case, Exists, F, Value, When
 from django.utils import timezone
 
 from payments import callbacks, events, outcomes, providers
+from payments.services.logbook import payment_log_bounded
 from payments.errors import IdempotencyConflict, InvalidValue, PaymentError
 from payments.accounts import party_owner, wallet_key
 from payments.models import (
@@ -376,9 +377,7 @@ def payment_approve(*, payment: Payment, pin: str, actor: str = PAYER) -> Paymen
     if not PIN_PATTERN.fullmatch(pin or ""):
         raise InvalidValue("pin", "A PIN is 4 or 5 digits.")
     if pin == WRONG_PIN:
-        with transaction.atomic():
-            PaymentLog.objects.create(payment=payment, event=PaymentLog.Event.WRONG_PIN, actor=actor)
-            attempts = PaymentLog.objects.filter(payment=payment, event=PaymentLog.Event.WRONG_PIN).count()
+        attempts = payment_log_bounded(payment_id=payment.pk, event=PaymentLog.Event.WRONG_PIN, actor=actor)
         raise WrongPin(attempts)
     decisions = [(payment.pk, APPROVED)]
     return _finalize(decisions=decisions, event=PaymentLog.Event.APPROVED, actor=actor, respect_pause=False)[0]

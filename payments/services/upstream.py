@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from payments import events, outcomes
+from payments.services.logbook import payment_log_bounded
 from payments.models import Payment, PaymentLog
 from payments.services.lifecycle import _finalize
 from payments.services.rules import PROCESSING
@@ -69,9 +70,9 @@ def payment_upstream_later(
         if not _leased(payment_id, lease).update(**changes):
             return  # a callback asked for a check now (or it ended): its schedule stands
         if error:
-            PaymentLog.objects.create(
+            payment_log_bounded(
                 payment_id=payment_id, event=PaymentLog.Event.UPSTREAM, actor=actor,
-                details={"error": error[:300], "next_check_at": check_at.isoformat()},
+                details={"error": error[:300], "next_check_at": check_at.isoformat()}, kind="error",
             )
 
 
@@ -102,8 +103,9 @@ def payment_check_now(*, reference: Any, actor: str) -> bool:
         payment_id = rows.values_list("pk", flat=True).first()
         if payment_id is None or not rows.update(next_check_at=timezone.now(), upstream_attempts=0):
             return False
-        PaymentLog.objects.create(
-            payment_id=payment_id, event=PaymentLog.Event.UPSTREAM, actor=actor, details={"callback": "received"}
+        payment_log_bounded(
+            payment_id=payment_id, event=PaymentLog.Event.UPSTREAM, actor=actor, details={"callback": "received"},
+            kind="callback",
         )
         events.send_event_on_commit(events.workers_wake())
     return True
