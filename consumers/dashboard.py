@@ -136,6 +136,13 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         if changes:
             await self.send(text_data=frames.callbacks_changed(changes))
 
+    async def presenter_changed(self, event: dict[str, Any]) -> None:
+        """A scenario or the traffic started or ended: the Scenarios panel (not on the projector)."""
+        if self.as_json:
+            await self.send(text_data=frames.json_message("presenter", event["presenter"]))
+        elif not self.room:
+            await self.send(text_data=frames.presenter(event["presenter"]))
+
     async def payment_updated(self, event: dict[str, Any]) -> None:
         stats.hub().touch()
         snapshot = event["payment"]

@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from consumers import rendering
 from consumers.dashboard_state import CallbackChanges
 from regions import callbacks as callbacks_panel
-from regions import counters, payment_row, settings_panel
+from regions import counters, payment_row, presenter_panel, settings_panel
 
 SNAPSHOT = "dashboard/dashboard.html#socket_snapshot"
 
@@ -41,6 +41,10 @@ def settings(config: dict[str, Any]) -> str:
     # Settings change rarely; the cache key is their version, like a payment's.
     keyed = {**config, "reference": "settings"}
     return rendering.fragment(settings_panel.PARTIAL, keyed, lambda s: settings_panel.context(config))
+
+
+def presenter(state: dict[str, Any]) -> str:
+    return presenter_panel.render(state)
 
 
 def stats(counts: dict[str, Any]) -> str:

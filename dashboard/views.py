@@ -28,7 +28,7 @@ from checkout.phone import phone_path, public_base
 from checkout.qr import qr_svg
 from presenter import runner as presenter
 from presenter import scenarios
-from regions import callbacks as callbacks_panel, counters, payment_row, settings_panel
+from regions import callbacks as callbacks_panel, counters, payment_row, presenter_panel, settings_panel
 
 PAGE = "dashboard/dashboard.html"
 TOAST = f"{PAGE}#toast"
@@ -87,11 +87,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, PAGE, context)
 
 
-PRESENTER = f"{PAGE}#presenter"
+PRESENTER = presenter_panel.PARTIAL
 
 
 def presenter_context() -> dict[str, Any]:
-    return {"scenarios": scenarios.bundled(), "playing": presenter.status()}
+    return presenter_panel.context(presenter.state())
 
 
 def _presenter_answer(message: str, *, level: str = "ok", status: int = 200) -> HttpResponse:
@@ -106,7 +106,10 @@ def scenario_play(request: HttpRequest) -> HttpResponse:
         scenario = presenter.play(request.POST.get("scenario", "")[:64])
     except scenarios.ScenarioError as exc:
         return _presenter_answer(str(exc), level="error", status=422)
-    return _presenter_answer(f"Playing {scenario.name}: {scenario.payments} payments.")
+    held = ""
+    if scenario.settings:
+        held = " Its settings hold until it ends: " + ", ".join(f"{k} {v}" for k, v in scenario.settings.items()) + "."
+    return _presenter_answer(f"Playing {scenario.name}: {scenario.payments} payments.{held}")
 
 
 @require_POST
@@ -284,6 +287,8 @@ def resume(request: HttpRequest) -> HttpResponse:
 @staff_required
 def reset_demo(request: HttpRequest) -> HttpResponse:
     """Remove every payment and its log (the button asks first); every open page resyncs."""
+    # A scenario playing ends first: its settings go back, and it creates nothing after the reset.
+    presenter.stop("scenario")
     removed = services.demo_reset(actor=actor_of(request))
     return toast(f"Demo reset: {removed} payment{'s' if removed != 1 else ''} removed.")
 

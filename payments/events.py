@@ -17,6 +17,8 @@ Messages on the channel layer (all carry snapshots, so consumers never query per
   when a wallet moves (`payment`: the payment that moved it, if one did).
 - to `inspector` (every open inspector page): {"type": "calls.recorded", "calls": [...]}
   when the integration inspector wrote a batch of MoMo calls (inspector/recorder.py)
+- to `dashboard`: {"type": "presenter.changed", "presenter": {"scenarios": [...], "playing": {...}}}
+  when a scenario or the background traffic starts or ends (presenter/runner.py)
 - to `settlement-workers`: {"type": "worker.wake"} when a payment is created, the
   settings change or callbacks fall due, so a sleeping worker recomputes its next due time.
 - to `user-<id>`: {"type": "user.revoked", "session": tag} when that user logs out or
@@ -103,6 +105,11 @@ def callbacks_changed(snapshots: list[dict[str, Any]], *, wake: bool = False) ->
 def calls_recorded(snapshots: list[dict[str, Any]]) -> list[Event]:
     """MoMo calls the inspector recorded (already redacted), oldest first."""
     return [(INSPECTOR_GROUP, {"type": "calls.recorded", "calls": snapshots})]
+
+
+def presenter_changed(state: dict[str, Any]) -> list[Event]:
+    """A presenter task (scenario, traffic) started or ended: every dashboard's Scenarios panel."""
+    return [(DASHBOARD_GROUP, {"type": "presenter.changed", "presenter": state})]
 
 
 def workers_wake() -> list[Event]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 
+from payments import events
 from presenter import scenarios
 
 logger = logging.getLogger("payments.presenter")
@@ -30,7 +31,7 @@ class Running:
 _running: dict[str, Running] = {}  # "scenario" | "traffic" -> what runs
 
 
-async def _drive(runner: Any, stop: asyncio.Event, *, until_done: bool) -> None:
+async def _drive(kind: str, runner: Any, stop: asyncio.Event, *, until_done: bool) -> None:
     try:
         while not stop.is_set() and not (until_done and runner.done):
             try:
@@ -41,6 +42,29 @@ async def _drive(runner: Any, stop: asyncio.Event, *, until_done: bool) -> None:
                 await sync_to_async(runner.run_due)()
     except Exception:  # a database outage, say: the run ends, the server goes on
         logger.exception("presenter task failed")
+    finally:
+        await _ended(kind, runner)
+
+
+async def _ended(kind: str, runner: Any) -> None:
+    """However it ended (done, stopped, reset, failed): its settings go back, and every
+    dashboard is told that it no longer runs."""
+    try:
+        if hasattr(runner, "finish"):
+            await sync_to_async(runner.finish)()
+    except Exception:
+        logger.exception("presenter task: settings not restored")
+    running = _running.get(kind)
+    if running is not None and running.task is asyncio.current_task():
+        del _running[kind]
+    await _announce()
+
+
+async def _announce() -> None:
+    try:
+        await events.send_now(events.presenter_changed(await sync_to_async(state)()))
+    except Exception as exc:  # the layer is down: dashboards catch up on their next load
+        logger.warning("presenter state not pushed (%s): %s", type(exc).__name__, exc)
 
 
 async def _start(kind: str, label: str, runner: Any, *, until_done: bool, first=None) -> None:
@@ -51,17 +75,19 @@ async def _start(kind: str, label: str, runner: Any, *, until_done: bool, first=
     # A fresh context: the request's would tie the task's sync_to_async calls to the
     # request's own executor, which is gone once the answer is sent.
     task = asyncio.get_running_loop().create_task(
-        _drive(runner, stop, until_done=until_done), context=contextvars.Context()
+        _drive(kind, runner, stop, until_done=until_done), context=contextvars.Context()
     )
     _running[kind] = Running(label, task, stop)
+    await _announce()
 
 
 async def _stop(kind: str) -> bool:
-    running = _running.pop(kind, None)
+    running = _running.get(kind)
     if running is None or running.task.done():
+        _running.pop(kind, None)
         return False
     running.stop.set()
-    await running.task
+    await running.task  # its _ended() restores the settings and tells the dashboards
     return True
 
 
@@ -86,3 +112,12 @@ def stop(kind: str) -> bool:
 def status() -> dict[str, str]:
     """What runs now, by kind: its label."""
     return {kind: r.label for kind, r in _running.items() if not r.task.done()}
+
+
+def state() -> dict[str, Any]:
+    """The dashboard's Scenarios panel (regions/presenter_panel.py): what can play, what runs."""
+    listed = [
+        (key, {"name": s.name, "description": s.description, "payments": s.payments})
+        for key, s in scenarios.bundled()
+    ]
+    return {"scenarios": listed, "playing": status()}

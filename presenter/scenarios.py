@@ -36,6 +36,7 @@ from django.core.exceptions import ValidationError
 from payments import callbacks, outcomes, services, validation
 from payments.models import Payment
 from payments.selectors import simulator_settings
+from presenter.overrides import SettingsOverride
 
 BUNDLED = Path(django_settings.BASE_DIR) / "scenarios"
 MAX_PAYMENTS = 10_000
@@ -240,6 +241,7 @@ class Player:
         self.created: list[int] = []  # payment ids, in creation order
         self.decided: dict[int, outcomes.Outcome] = {}
         self.started: float | None = None
+        self.settings = SettingsOverride(self.actor)  # restored by finish()
         self._order = 0
         for step in scenario.steps:
             if step.action == "create":
@@ -266,7 +268,11 @@ class Player:
     def start(self) -> None:
         self.now()
         if self.scenario.settings:
-            services.settings_update(actor=self.actor, **self.scenario.settings)
+            self.settings.apply(self.scenario.settings)
+
+    def finish(self) -> dict[str, Any]:
+        """Ended, stopped or reset: the live settings it changed go back (presenter/overrides.py)."""
+        return self.settings.restore()
 
     def wait(self) -> float:
         """Wall seconds until the next step is due (0: now)."""
@@ -320,7 +326,7 @@ class Player:
             pass  # ended meanwhile
 
     def _settings(self, due: _Due) -> None:
-        services.settings_update(actor=self.actor, **due.args["changes"])
+        self.settings.apply(due.args["changes"])
 
     def _callbacks(self, due: _Due) -> None:
         services.callback_settings_update(actor=self.actor, **due.args["changes"])
@@ -334,9 +340,12 @@ class Player:
 def run(player: Player, *, should_stop=lambda: False, sleep=time.sleep) -> None:
     """Play to the end (every payment final, or the queue empty), or until `should_stop()`."""
     player.start()
-    while not player.done and not should_stop():
-        sleep(min(player.wait(), 0.25))
-        player.run_due()
+    try:
+        while not player.done and not should_stop():
+            sleep(min(player.wait(), 0.25))
+            player.run_due()
+    finally:
+        player.finish()
 
 
 # --- background traffic ----------------------------------------------------------------------

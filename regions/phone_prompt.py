@@ -10,7 +10,7 @@ from django.conf import settings
 
 from decimal import Decimal
 
-from payments import outcomes, selectors
+from payments import accounts, outcomes, selectors
 from payments.selectors import mask_phone, payment_by_approval_token, payment_snapshot
 
 PAGE = "payments/phone.html"
@@ -29,17 +29,18 @@ FEE = Decimal("0.00")  # a MoMo payment costs its payer nothing
 
 
 def balance_after(snapshot: dict[str, Any]) -> str | None:
-    """The payer's wallet balance once this payment is paid, if wallets have balances.
+    """The payer's wallet balance once this payment is paid (the ledger's wallet, or the
+    balance it opens with at first sight); None for anything but a waiting money-in payment.
 
-    Read by the HTTP views only (a pushed prompt renders from its snapshot alone; the
-    processing prompt is on the page before any push). The ledger (issue 19) supplies
-    `payments.selectors.wallet_balance(phone_number, currency) -> Decimal | None`; until
-    it lands there is no balance, and the prompt leaves the line out."""
-    read = getattr(selectors, "wallet_balance", None)
-    if read is None or snapshot["status"] != "processing":
+    Read by the HTTP views only: a pushed prompt renders from its snapshot alone, and the
+    waiting prompt is on the page before any push."""
+    if snapshot["status"] != "processing" or snapshot.get("direction", "in") != "in":
         return None
-    balance = read(snapshot["phone_number"], snapshot["currency"])
-    return None if balance is None else f"{balance - Decimal(snapshot['amount']) - FEE:.2f}"
+    party, currency = snapshot["phone_number"], snapshot["currency"]
+    balance = selectors.wallet_balance(party, currency)
+    if balance is None:
+        balance = accounts.starting_balance(accounts.wallet_key(party, currency))
+    return f"{balance - Decimal(snapshot['amount']) - FEE:.2f}"
 
 
 def context(snapshot: dict[str, Any], *, message: str = "", level: str = "", balance: str | None = None) -> dict[str, Any]:

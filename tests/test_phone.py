@@ -41,6 +41,7 @@ def csrf_post(client: Client, url: str, data: dict[str, str] | None = None, **he
 @pytest.mark.django_db
 def test_it_shows_the_momo_prompt_for_the_token(payer, settings):
     settings.MERCHANT_NAME = "Virunga Treks"
+    settings.WALLET_START_BALANCE = Decimal("10000.00")
     payment = create()
     page = payer.get(phone_url(payment))
     assert page.status_code == 200
@@ -48,18 +49,19 @@ def test_it_shows_the_momo_prompt_for_the_token(payer, settings):
     # Like MoMo's own prompt: the merchant once, the amount, the masked payer, the fee.
     assert "Pay <strong>25.00 EUR</strong> to Virunga Treks" in html and html.count("Virunga Treks") == 1
     assert payment.phone_number not in html and mask_phone(payment.phone_number) in html
-    assert "<dt>Fee</dt><dd>0.00 EUR</dd>" in html and "Balance after" not in html  # no ledger: no balance
+    assert "<dt>Fee</dt><dd>0.00 EUR</dd>" in html
+    # A first-time payer's wallet opens with WALLET_START_BALANCE (10000.00).
+    assert "<dt>Balance after</dt><dd data-balance-after>9975.00 EUR</dd>" in html
     assert "Enter your PIN to approve." in html
     assert f"/ws/phone/{payment.approval_token}/" in page.content.decode()
 
 
 @pytest.mark.django_db
-def test_the_prompt_shows_the_balance_after_once_wallets_have_one(payer, monkeypatch):
-    from payments import selectors
+def test_the_prompt_shows_the_balance_after_from_the_payers_wallet(payer):
+    from payments.services import ledger
 
     payment = create()
-    # The ledger's reader (issue 19), as the prompt expects it.
-    monkeypatch.setattr(selectors, "wallet_balance", lambda phone, currency: Decimal("100.00"), raising=False)
+    ledger.wallet_set_balance(party_id=PHONE, currency="EUR", balance="100.00", actor="operator:alice")
     html = payer.get(phone_url(payment)).content.decode()
     assert '<dd data-balance-after>75.00 EUR</dd>' in html
 

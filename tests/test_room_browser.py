@@ -39,6 +39,7 @@ def test_a_phone_approves_from_its_own_waiting_page_and_the_prompt_reads_like_mo
         expect(prompt).to_contain_text("467•••••499")
         expect(prompt).not_to_contain_text("46733123499")
         expect(prompt.locator(".facts")).to_contain_text(re.compile(r"Fee\s*0\.00 EUR"))
+        expect(prompt.locator(".facts")).to_contain_text(re.compile(r"Balance after\s*[\d.]+ EUR"))  # the ledger's wallet
         hint = page.get_by_text("0000 is a wrong PIN")
         expect(hint).to_be_hidden()
         page.get_by_text("demo help").tap()
@@ -174,3 +175,83 @@ def test_the_projector_reads_from_the_back_masks_numbers_and_says_what_is_true(s
     finally:
         page.context.close()
         operator.context.close()
+
+
+def expect_settings(page, mode: str, timeout: str) -> None:
+    panel = page.locator("#settings-panel")
+    expect(panel.locator("[data-approval-mode]")).to_have_attribute("data-approval-mode", mode, timeout=5_000)
+    expect(panel.locator("#settings-timeout_seconds")).to_have_value(timeout, timeout=5_000)
+
+
+def test_a_scenario_played_stopped_or_reset_leaves_phone_mode_and_the_timeout_as_they_were(start_demo, browser):
+    """Finding 1: Happy path plays with approval by timer and a 4 s timeout, while it plays
+    only; Stop, Reset demo and its own end put the presenter's phone mode and 45 s back,
+    on every dashboard."""
+    from payments.selectors import simulator_settings
+
+    server = start_demo(45, "--approval-mode", "phone")
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    try:
+        log_in(page, server.base_url)
+        other = page.context.new_page()  # a second dashboard: it only watches
+        other.goto(server.base_url + "/dashboard/")
+        expect(other.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
+        play = page.locator("#presenter-panel li", has_text="Happy path").get_by_role("button", name="Play")
+        for page_ in (page, other):
+            expect_settings(page_, "phone", "45")
+
+        play.click()
+        expect(page.locator("#toasts")).to_contain_text("Its settings hold until it ends")
+        for page_ in (page, other):
+            expect_settings(page_, "timer", "4")  # the settings in force, shown
+        page.locator("#presenter-panel").get_by_role("button", name="Stop").click()
+        for page_ in (page, other):
+            expect_settings(page_, "phone", "45")
+        config = simulator_settings()
+        assert (config.approval_mode, config.timeout_seconds) == ("phone", 45)
+
+        play.click()
+        expect_settings(page, "timer", "4")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Reset demo").click()
+        expect(page.locator("#toasts")).to_contain_text("Demo reset")
+        for page_ in (page, other):
+            expect_settings(page_, "phone", "45")
+            expect(page_.locator("[data-playing]")).to_have_count(0)
+        config = simulator_settings()
+        assert (config.approval_mode, config.timeout_seconds, config.paused) == ("phone", 45, False)
+    finally:
+        page.context.close()
+
+
+def test_the_scenario_indicator_clears_on_every_dashboard_within_a_second_of_its_last_settlement(start_demo, browser):
+    """Finding 4: the end of a scenario, and of background traffic, is pushed to every dashboard."""
+    server = start_demo(45, "--approval-mode", "phone")
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    try:
+        log_in(page, server.base_url)
+        other = page.context.new_page()
+        other.goto(server.base_url + "/dashboard/")
+        expect(other.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
+        # When the indicator leaves the watching dashboard, by the browser's clock (this machine's).
+        other.evaluate("""() => new MutationObserver(() => {
+            if (!document.querySelector("[data-playing]") && window.__seen && !window.__gone) window.__gone = Date.now();
+            if (document.querySelector("[data-playing]")) window.__seen = true;
+        }).observe(document.body, {childList: true, subtree: true})""")
+        page.locator("#presenter-panel li", has_text="Happy path").get_by_role("button", name="Play").click()
+        expect(other.locator("[data-playing]")).to_contain_text("Happy path", timeout=5_000)
+        expect(other.locator("[data-playing]")).to_have_count(0, timeout=30_000)
+        gone = other.evaluate("window.__gone")
+        played = Payment.objects.filter(logs__actor="scenario:Happy path").distinct()
+        assert played.count() == 5 and not played.filter(status="processing").exists()
+        last = max(p.settled_at for p in played).timestamp() * 1000
+        assert 0 <= gone - last < 1000, f"cleared {gone - last:.0f} ms after the last settlement"
+        expect(page.locator("[data-playing]")).to_have_count(0)
+        expect_settings(other, "phone", "45")  # and its settings went back
+
+        page.locator("#presenter-panel").get_by_role("button", name="Start traffic").click()
+        expect(other.locator("#presenter-panel")).to_contain_text(re.compile(r"Background traffic: on"), timeout=5_000)
+        page.locator("#presenter-panel").get_by_role("button", name="Stop traffic").click()
+        expect(other.locator("#presenter-panel")).to_contain_text("Background traffic: off", timeout=5_000)
+    finally:
+        page.context.close()

@@ -2,6 +2,7 @@
 
 import pytest
 
+from payments import services
 from presenter import scenarios
 from payments.models import Payment, PaymentLog
 from payments.selectors import simulator_settings
@@ -39,8 +40,29 @@ def test_the_same_seed_plays_the_same_sequence(tmp_path):
     assert sum(reason == "NOT_ENOUGH_FUNDS" for _, _, reason in first) >= 1
     Payment.objects.all().delete()
     assert play(path, seed=6) != first  # another seed, another draw
-    assert simulator_settings().timeout_seconds == 2
+    # It played with its own settings (logged), and put the room's back when it ended.
     assert PaymentLog.objects.filter(actor="scenario:Small", event="config").exists()
+    assert simulator_settings().timeout_seconds == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_its_settings_go_back_when_it_ends_or_stops_but_not_an_operators_change(tmp_path):
+    """Issue 21, finding 1: a rehearsal never leaves the room's settings changed."""
+    services.settings_update(actor="operator:alice", approval_mode="phone", timeout_seconds=45)
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL)
+    player = scenarios.Player(scenarios.load(path), speed=50)
+    player.start()
+    config = simulator_settings()
+    assert (config.approval_mode, config.timeout_seconds, config.success_rate) == ("phone", 2, 0.5)
+    services.settings_update(actor="operator:alice", success_rate=0.9)  # the operator's own change
+    assert player.finish() == {"timeout_seconds": 45}
+    config = simulator_settings()
+    assert (config.approval_mode, config.timeout_seconds, config.success_rate) == ("phone", 45, 0.9)
+    assert player.finish() == {}  # once
+    # Stopped early (the command's Ctrl+C): the same.
+    scenarios.run(scenarios.Player(scenarios.load(path), speed=50), should_stop=lambda: True)
+    assert simulator_settings().timeout_seconds == 45
 
 
 @pytest.mark.django_db(transaction=True)
