@@ -37,7 +37,7 @@ from momo.serializers import SANDBOX_PERSON, balance_json
 from payments import callbacks, outcomes, ratelimit, services
 from payments.middleware import OUTAGES
 from payments.models import MomoApiUser, Payment
-from payments.selectors import momo_balance, momo_payment
+from payments.selectors import momo_payment, product_balance
 from payments.wire import status_json
 
 logger = logging.getLogger("payments.outage")
@@ -128,6 +128,35 @@ def injected_faults(user: MomoApiUser, operation: str) -> None:
         raise MomoError(status, code, f"{outcomes.reason_text(code)} (injected fault)")
 
 
+@dataclass(frozen=True)
+class WriteCall:
+    """A write call that passed the shared checks: what the product's service needs."""
+
+    reference: uuid.UUID
+    callback_url: str
+    fields: Any
+
+
+def write_call(request: HttpRequest, caller: Caller, operation: str, parse: Callable[[Any, str], Any]) -> WriteCall:
+    """The checks every write call shares, in MoMo's order, all before anything is written:
+    the create limit, injected faults, the reference, the environment, the callback URL's
+    host, then the body (`parse(body, environment)`)."""
+    check_create_limit(request)
+    injected_faults(caller.user, operation)
+    reference = parsing.reference_id(request.headers.get("X-Reference-Id"))
+    environment = parsing.target_environment(request, caller.user)
+    callback_url = parsing.callback_url(request.headers.get("X-Callback-Url"), caller.user)
+    return WriteCall(reference, callback_url, parse(parsing.json_body(request, required=True), environment))
+
+
+def create_payment(call: WriteCall, caller: Caller, kind: str) -> HttpResponse:
+    """A payment of `kind` from a checked write call: 202, or 409 for a reused reference."""
+    return create_once(call.reference, lambda: services.payment_create(
+        reference=call.reference, momo_user=caller.user, callback_url=call.callback_url, actor=caller.actor,
+        kind=kind, **call.fields,
+    ))
+
+
 def create_once(reference: uuid.UUID, create: Callable[[], Any]) -> HttpResponse:
     """Run a create service for `X-Reference-Id`: 202, or 409 for a reference used before
     (the unique constraint decides between concurrent reuses: the losers land here)."""
@@ -146,7 +175,7 @@ def own_payment(user: MomoApiUser, reference: str, kinds: tuple[str, ...] = ()) 
     """The API user's own transaction (of one of `kinds`, if given), else MoMo's 404."""
     parsed = auth.parse_user_id(reference)
     payment = momo_payment(user, parsed) if parsed else None
-    if payment is None or (kinds and getattr(payment, "kind", None) not in kinds):
+    if payment is None or (kinds and payment.kind not in kinds):
         raise not_found("Requested resource was not found.")
     return payment
 
@@ -188,7 +217,7 @@ def balance(request: HttpRequest, caller: Caller, currency: str | None = None) -
         code = settings.MOMO_ENVIRONMENTS[parsing.target_environment(request, caller.user)]
     else:
         code = parsing.currency_code(currency)
-    return JsonResponse(balance_json(momo_balance(caller.user, code), code))
+    return JsonResponse(balance_json(product_balance(caller.user, caller.product, code), code))
 
 
 ID_TYPES = {"msisdn", "email", "party_code"}

@@ -112,11 +112,11 @@ def _shared_paths(product: str) -> dict[str, dict[str, Any]]:
         )},
         f"/{product}/v1_0/account/balance": {"get": _op(
             f"The API user's {product} balance in its environment's currency",
-            {"200": _json("The sum of its successful payments.", {"$ref": "#/components/schemas/MomoBalance"})}, parameters=[ENVIRONMENT],
+            {"200": _json("The account's balance in the ledger (a float for disbursement and remittance).", {"$ref": "#/components/schemas/MomoBalance"})}, parameters=[ENVIRONMENT],
         )},
         f"/{product}/v1_0/account/balance/{{currency}}": {"get": _op(
             f"The API user's {product} balance in a currency",
-            {"200": _json("The sum of its successful payments in that currency.", {"$ref": "#/components/schemas/MomoBalance"}), "500": _error("INVALID_CURRENCY")},
+            {"200": _json("The account's balance in that currency, in the ledger.", {"$ref": "#/components/schemas/MomoBalance"}), "500": _error("INVALID_CURRENCY")},
             parameters=[_path_param("currency", "ISO 4217, e.g. EUR.")],
         )},
         f"/{product}/v1_0/accountholder/{{accountHolderIdType}}/{{accountHolderId}}/active": {"get": _op(
@@ -143,15 +143,55 @@ def _shared_paths(product: str) -> dict[str, dict[str, Any]]:
 
 for _product in TAGS:
     PATHS.update(_shared_paths(_product))
-for _product in ("disbursement", "remittance"):  # their balances answer from the ledger, next
-    PATHS.pop(f"/{_product}/v1_0/account/balance")
-    PATHS.pop(f"/{_product}/v1_0/account/balance/{{currency}}")
+
+
+def _create(summary: str, schema: str, tag: str) -> dict[str, Any]:
+    """A write call: the request-to-pay headers, 202 with no body."""
+    return {"post": _op(
+        summary,
+        {"202": {"description": "Accepted (empty body); poll its status or wait for the callback."},
+         "400": _error("Bad reference or body."),
+         "409": _error("RESOURCE_ALREADY_EXIST: the X-Reference-Id was used before."),
+         "413": _error("The body is over 4 KB.", "MomoGatewayError"),
+         "500": _error("As MTN answers them: INVALID_CURRENCY, NOT_ALLOWED_TARGET_ENVIRONMENT, INVALID_CALLBACK_URL_HOST (nothing is created).")},
+        parameters=[REFERENCE, ENVIRONMENT, _header("X-Callback-Url", "Where the final status is sent; its host must be the API user's providerCallbackHost.", required=False)],
+        body={"$ref": f"#/components/schemas/{schema}"}, tag=tag,
+    )}
+
+
+def _status(summary: str, schema: str, tag: str) -> dict[str, Any]:
+    return {"get": _op(
+        summary,
+        {"200": _json("PENDING, SUCCESSFUL or FAILED (FAILED is a 200 too; `reason` says why, e.g. NOT_ENOUGH_FUNDS).", {"$ref": f"#/components/schemas/{schema}"}),
+         "404": _error("RESOURCE_NOT_FOUND: unknown, another API user's, or another kind's.")},
+        parameters=[_path_param("referenceId", "The X-Reference-Id it was made with."), ENVIRONMENT], tag=tag,
+    )}
+
+
+_C, _D, _R = TAGS["collection"], TAGS["disbursement"], TAGS["remittance"]
+PATHS.update({
+    "/collection/v1_0/requesttowithdraw": _create("Request to withdraw: money in from the payer, like a request to pay", "MomoRequestToPay", _C),
+    "/collection/v2_0/requesttowithdraw": _create("Request to withdraw (v2)", "MomoRequestToPay", _C),
+    "/collection/v1_0/requesttowithdraw/{referenceId}": _status("Status of a request to withdraw (either version)", "MomoRequestToPayResult", _C),
+    "/disbursement/v1_0/transfer": _create("Transfer: money out of the disbursement float to the payee", "MomoTransfer", _D),
+    "/disbursement/v1_0/transfer/{referenceId}": _status("Status of a transfer", "MomoTransferResult", _D),
+    "/disbursement/v1_0/deposit": _create("Deposit: money out to the payee (a `payer` instead of `payee` is taken as the payee)", "MomoTransfer", _D),
+    "/disbursement/v2_0/deposit": _create("Deposit (v2)", "MomoTransfer", _D),
+    "/disbursement/v1_0/deposit/{referenceId}": _status("Status of a deposit (either version)", "MomoTransferResult", _D),
+    "/disbursement/v1_0/refund": _create("Refund: pays back (part of) one of the API user's successful requests to pay", "MomoRefund", _D),
+    "/disbursement/v2_0/refund": _create("Refund (v2)", "MomoRefund", _D),
+    "/disbursement/v1_0/refund/{referenceId}": _status("Status of a refund (either version)", "MomoTransferResult", _D),
+    "/remittance/v1_0/transfer": _create("Remittance transfer: money out of the remittance float to the payee", "MomoTransfer", _R),
+    "/remittance/v1_0/transfer/{referenceId}": _status("Status of a remittance transfer", "MomoTransferResult", _R),
+    "/remittance/v2_0/cashtransfer": _create("Cash transfer: a remittance with the sender's KYC", "MomoCashTransfer", _R),
+    "/remittance/v2_0/cashtransfer/{referenceId}": _status("Status of a cash transfer (echoes every field sent)", "MomoCashTransfer", _R),
+})
 
 
 SCHEMAS = {
     "MomoError": {"type": "object", "properties": {"code": {"type": "string", "example": "RESOURCE_NOT_FOUND"}, "message": {"type": "string"}}},
     "MomoGatewayError": {"type": "object", "properties": {"statusCode": {"type": "integer", "example": 401}, "message": {"type": "string"}}},
-    "MomoParty": {"type": "object", "properties": {"partyIdType": {"type": "string", "enum": ["MSISDN", "EMAIL", "PARTY_CODE"]}, "partyId": {"type": "string", "example": "46733123450"}}},
+    "MomoParty": {"type": "object", "properties": {"partyIdType": {"type": "string", "enum": ["MSISDN", "EMAIL", "PARTY_CODE", "ALIAS"], "description": "ALIAS: a payee only."}, "partyId": {"type": "string", "example": "46733123450"}}},
     "MomoRequestToPay": {"type": "object", "required": ["amount", "currency", "payer"], "properties": {
         "amount": {"type": "string", "example": "100", "description": "A string (a JSON number is accepted too)."},
         "currency": {"type": "string", "example": "EUR"},
@@ -167,6 +207,27 @@ SCHEMAS = {
         "status": {"type": "string", "enum": ["PENDING", "SUCCESSFUL", "FAILED"]},
         "reason": {"description": "FAILED only: a string (default) or {code, message} per API user.",
                    "oneOf": [{"type": "string", "example": "APPROVAL_REJECTED"}, {"$ref": "#/components/schemas/MomoError"}]}}},
+    "MomoTransfer": {"type": "object", "required": ["amount", "currency", "payee"], "properties": {
+        "amount": {"type": "string", "example": "100"}, "currency": {"type": "string", "example": "EUR"},
+        "externalId": {"type": "string", "maxLength": 64}, "payee": {"$ref": "#/components/schemas/MomoParty"},
+        "payerMessage": {"type": "string", "maxLength": 160}, "payeeNote": {"type": "string", "maxLength": 160}}},
+    "MomoTransferResult": {"type": "object", "properties": {
+        "amount": {"type": "string"}, "currency": {"type": "string"}, "externalId": {"type": "string"},
+        "payee": {"$ref": "#/components/schemas/MomoParty"}, "payerMessage": {"type": "string"}, "payeeNote": {"type": "string"},
+        "financialTransactionId": {"type": "string", "description": "SUCCESSFUL only."},
+        "status": {"type": "string", "enum": ["PENDING", "SUCCESSFUL", "FAILED"]},
+        "reason": {"description": "FAILED only: a string (default) or {code, message} per API user.",
+                   "oneOf": [{"type": "string", "example": "NOT_ENOUGH_FUNDS"}, {"$ref": "#/components/schemas/MomoError"}]}}},
+    "MomoRefund": {"type": "object", "required": ["amount", "currency", "referenceIdToRefund"], "properties": {
+        "amount": {"type": "string", "example": "30"}, "currency": {"type": "string", "example": "EUR"},
+        "externalId": {"type": "string", "maxLength": 64}, "payerMessage": {"type": "string", "maxLength": 160},
+        "payeeNote": {"type": "string", "maxLength": 160},
+        "referenceIdToRefund": {"type": "string", "format": "uuid", "description": "The X-Reference-Id of the request to pay to refund."}}},
+    "MomoCashTransfer": {"allOf": [{"$ref": "#/components/schemas/MomoTransferResult"}, {"type": "object", "properties": {
+        name: {"type": "string", "maxLength": 128} for name in (
+            "orginatingCountry", "originalAmount", "originalCurrency", "payerIdentificationNumber", "payerIdentity",
+            "payerFirstName", "payerSurName", "payerLanguageCode", "payerEmail", "payerMsisdn", "payerGender")
+    } | {"payerIdentificationType": {"type": "string", "enum": ["CPFA", "SRSA", "NRIN", "OTHR", "DRLC", "PASS", "SOCS", "AREG", "IDCD", "EMID"]}}}]},
     "MomoBalance": {"type": "object", "properties": {"availableBalance": {"type": "string", "example": "0"}, "currency": {"type": "string", "example": "EUR"}}},
 }
 

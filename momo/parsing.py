@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from momo.errors import GatewayError, MomoError, bad_request
 from payments import validation
 from payments.models import MomoApiUser, Payment
+from payments.wire import amount_text
 
 MAX_BODY = 4096  # bytes; a request to pay is a few hundred
 MAX_MESSAGE = 160
@@ -132,22 +133,25 @@ def _amount(value: Any):
         raise bad_request("INVALID_AMOUNT", exc.messages[0]) from None
 
 
-def _payer(value: Any) -> tuple[str, str]:
+def _party(value: Any, field: str, *, alias: bool = False) -> tuple[str, str]:
+    """`payer` or `payee`: (partyIdType, partyId); a payee may also be an ALIAS."""
+    code = f"INVALID_{field.upper()}"
+    types = [*Payment.PartyIdType.values, *(["ALIAS"] if alias else [])]
     if not isinstance(value, dict):
-        raise bad_request("INVALID_PAYER", "payer must be an object: {\"partyIdType\": \"MSISDN\", \"partyId\": \"...\"}.")
+        raise bad_request(code, f"{field} must be an object: {{\"partyIdType\": \"MSISDN\", \"partyId\": \"...\"}}.")
     kind = value.get("partyIdType")
     party = value.get("partyId")
     kind = kind.strip().upper() if isinstance(kind, str) else ""
-    if kind not in Payment.PartyIdType.values:
-        raise bad_request("INVALID_PAYER", "payer.partyIdType must be MSISDN, EMAIL or PARTY_CODE.")
+    if kind not in types:
+        raise bad_request(code, f"{field}.partyIdType must be {', '.join(types[:-1])} or {types[-1]}.")
     if isinstance(party, int) and not isinstance(party, bool):
         party = str(party)
     if not isinstance(party, str) or not party.strip():
-        raise bad_request("INVALID_PAYER", "payer.partyId is required.")
+        raise bad_request(code, f"{field}.partyId is required.")
     party = party.strip()
     problem = validation.text_problem(party)
     if problem:
-        raise bad_request("INVALID_PAYER", f"payer.partyId {problem}.")
+        raise bad_request(code, f"{field}.partyId {problem}.")
     try:
         if kind == Payment.PartyIdType.MSISDN:
             return kind, validation.clean_phone(party)
@@ -156,29 +160,85 @@ def _payer(value: Any) -> tuple[str, str]:
             return kind, party
     except ValidationError:
         pass
-    if kind == Payment.PartyIdType.PARTY_CODE and _PARTY_CODE.fullmatch(party):
+    if kind in (Payment.PartyIdType.PARTY_CODE, "ALIAS") and _PARTY_CODE.fullmatch(party):
         return kind, party
-    raise bad_request("INVALID_PAYER", f"payer.partyId is not a valid {kind}.")
+    raise bad_request(code, f"{field}.partyId is not a valid {kind}.")
 
 
-def request_to_pay(body: Any, environment: str) -> dict[str, Any]:
-    """The fields `payment_create` takes, from a request-to-pay body."""
-    if not isinstance(body, dict):
-        raise bad_request("INVALID_BODY", "The body must be a JSON object with amount, currency and payer.")
+def _currency(body: dict[str, Any], environment: str) -> str:
     currency = body.get("currency")
     expected = settings.MOMO_ENVIRONMENTS[environment]
     if not isinstance(currency, str) or currency.strip().upper() != expected or expected not in settings.PAYMENT_CURRENCIES:
         raise MomoError(500, "INVALID_CURRENCY", f"Target environment {environment} takes currency {expected}.")
-    party_id_type, party_id = _payer(body.get("payer"))
+    return expected
+
+
+def _object(body: Any, fields: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise bad_request("INVALID_BODY", f"The body must be a JSON object with {fields}.")
+    return body
+
+
+def _common(body: dict[str, Any], currency: str) -> dict[str, Any]:
+    """What every write call's body has besides its currency (checked first) and its party."""
     return {
         "amount": _amount(body.get("amount")),
-        "currency": expected,
-        "party_id_type": party_id_type,
-        "phone_number": party_id,
+        "currency": currency,
         "external_id": _text(body, "externalId", MAX_EXTERNAL_ID),
         "payer_message": _text(body, "payerMessage", MAX_MESSAGE),
         "payee_note": _text(body, "payeeNote", MAX_MESSAGE),
     }
+
+
+def request_to_pay(body: Any, environment: str) -> dict[str, Any]:
+    """The fields `payment_create` takes, from a request-to-pay (or request-to-withdraw) body."""
+    body = _object(body, "amount, currency and payer")
+    currency = _currency(body, environment)
+    party_id_type, party_id = _party(body.get("payer"), "payer")
+    return {**_common(body, currency), "party_id_type": party_id_type, "phone_number": party_id}
+
+
+def transfer(body: Any, environment: str) -> dict[str, Any]:
+    """A transfer or deposit body: its party is the `payee`. One public client sends a
+    deposit's party as `payer`: without a `payee`, that party is the payee."""
+    body = _object(body, "amount, currency and payee")
+    currency = _currency(body, environment)
+    party = body.get("payee") if "payee" in body or "payer" not in body else body.get("payer")
+    party_id_type, party_id = _party(party, "payee", alias=True)
+    return {**_common(body, currency), "party_id_type": party_id_type, "phone_number": party_id}
+
+
+def refund(body: Any, environment: str) -> tuple[uuid.UUID, dict[str, Any]]:
+    """A refund body: (referenceIdToRefund, the other fields); its party is the refunded payer."""
+    body = _object(body, "amount, currency and referenceIdToRefund")
+    fields = _common(body, _currency(body, environment))
+    refunded = body.get("referenceIdToRefund")
+    try:
+        return uuid.UUID(refunded.strip()), fields
+    except (AttributeError, ValueError):
+        raise bad_request("INVALID_BODY", "referenceIdToRefund must be the X-Reference-Id (a UUID) of the request to pay to refund.") from None
+
+
+ID_TYPES = ("CPFA", "SRSA", "NRIN", "OTHR", "DRLC", "PASS", "SOCS", "AREG", "IDCD", "EMID")
+# The sender's KYC on a cash transfer, echoed by its status call. `orginatingCountry` is
+# MTN's own spelling; some clients send `originatingCountry`: either is kept as sent.
+KYC_FIELDS = (
+    "orginatingCountry", "originatingCountry", "originalAmount", "originalCurrency", "payerIdentificationType",
+    "payerIdentificationNumber", "payerIdentity", "payerFirstName", "payerSurName", "payerLanguageCode",
+    "payerEmail", "payerMsisdn", "payerGender",
+)
+MAX_KYC = 128
+
+
+def cash_transfer(body: Any, environment: str) -> dict[str, Any]:
+    """A cash transfer: a transfer's fields, and the sender's KYC (`wire_fields`)."""
+    fields = transfer(body, environment)
+    kyc = {name: _text(body, name, MAX_KYC) for name in KYC_FIELDS if body.get(name) is not None}
+    if kyc.get("payerIdentificationType", ID_TYPES[0]).upper() not in ID_TYPES:
+        raise bad_request("INVALID_BODY", f"payerIdentificationType must be one of {', '.join(ID_TYPES)}.")
+    if "originalAmount" in kyc:
+        kyc["originalAmount"] = amount_text(_amount(kyc["originalAmount"]))
+    return {**fields, "wire_fields": kyc}
 
 
 def notification_message(request: HttpRequest) -> str:

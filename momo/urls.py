@@ -22,6 +22,8 @@ def product_paths(product: str, routes: list[tuple[str, object, str]]) -> list:
     """The product's own routes plus what every product serves under its prefix."""
     shared = [
         ("token", common.token, "token"),
+        ("v1_0/account/balance", common.balance, "balance"),
+        (f"v1_0/account/balance/{SEGMENT.format('currency')}", common.balance, "balance-currency"),
         (f"v1_0/accountholder/msisdn/{SEGMENT.format('msisdn')}/basicuserinfo", common.basic_user_info, "basicuserinfo"),
         (f"v1_0/accountholder/{SEGMENT.format('id_type')}/{SEGMENT.format('party_id')}/active",
          common.account_holder_active, "accountholder-active"),

@@ -505,5 +505,7 @@ def test_it_documents_the_momo_paths_under_their_own_tag():
         "/collection/v1_0/account/balance", "/collection/v1_0/account/balance/{currency}",
         "/collection/v1_0/accountholder/{accountHolderIdType}/{accountHolderId}/active",
         "/collection/v1_0/accountholder/msisdn/{accountHolderMSISDN}/basicuserinfo",
+        "/collection/v1_0/requesttowithdraw", "/collection/v2_0/requesttowithdraw",
+        "/collection/v1_0/requesttowithdraw/{referenceId}",
     }
     assert {"MomoSubscriptionKey", "MomoBasic", "MomoBearer"} <= set(schema["components"]["securitySchemes"])

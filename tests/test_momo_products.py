@@ -101,6 +101,8 @@ PATHS = [
     ("GET", "/collection/v1_0/accountholder/msisdn/46733123499/basicuserinfo"),
     *[(method, f"/{product}/{path}") for product in ("disbursement", "remittance") for method, path in [
         ("POST", "token/"),
+        ("GET", "v1_0/account/balance"),
+        ("GET", "v1_0/account/balance/EUR"),
         ("GET", "v1_0/accountholder/MSISDN/46733123499/active"),
         ("GET", "v1_0/accountholder/msisdn/46733123499/basicuserinfo"),
     ]],
