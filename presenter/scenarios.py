@@ -21,6 +21,7 @@ outcomes and order, whatever `speed` (which only compresses the clock).
 """
 
 import heapq
+import logging
 import random
 import time
 import tomllib
@@ -38,6 +39,7 @@ from payments.models import Payment
 from payments.selectors import simulator_settings
 from presenter.overrides import SettingsOverride
 
+logger = logging.getLogger("payments.scenarios")
 BUNDLED = Path(django_settings.BASE_DIR) / "scenarios"
 MAX_PAYMENTS = 10_000
 MAX_SECONDS = 24 * 3600
@@ -76,19 +78,58 @@ class Scenario:
 # --- loading and validation -----------------------------------------------------------------
 
 
+MAX_FILE_BYTES = 256 * 1024  # the bundled ones are a few hundred bytes
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: `*name` is how a 541-byte file expands to gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a scenario file", mark)
+        return super().compose_node(parent, index)
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(f"the file is {size:,} bytes; a scenario file is at most {MAX_FILE_BYTES:,}")
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ScenarioError(f"cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    kind = "TOML" if path.suffix == ".toml" else "YAML"
     try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.load(text, Loader=_NoAliasLoader)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ScenarioError(f"not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {first}") from None
+        raise ScenarioError(f"not valid {kind}: {_first_line(exc)}") from None
+    except RecursionError:
+        raise ScenarioError(f"not valid {kind}: nested too deep") from None
+    except ValueError as exc:  # an integer too long to read (Python's digit limit), a bad date
+        raise ScenarioError(f"not valid {kind}: {_first_line(exc)}") from None
     if not isinstance(data, dict):
         raise ScenarioError("the file must be a mapping with a `timeline` list")
     return data
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return validation.shown_text(text.splitlines()[0])[:200] if text else type(exc).__name__
+
+
+def _text(value: Any, where: str, *, max_length: int) -> str:
+    """A scenario's name or description, by the same text rule as every other input."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ScenarioError(f"{where}: must be text")
+    try:
+        return validation.clean_text(value, label=where, max_length=max_length)
+    except ValidationError as exc:
+        raise ScenarioError(exc.messages[0].rstrip(".")) from None
 
 
 def _number(value: Any, where: str, *, low: float = 0, high: float = MAX_SECONDS) -> float:
@@ -182,11 +223,11 @@ def load(path: str | Path) -> Scenario:
         if not isinstance(timeline, list) or not timeline:
             raise ScenarioError("`timeline` must be a non-empty list of steps")
         seed = data.get("seed", 0)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ScenarioError("seed: must be a whole number")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise ScenarioError("seed: must be a whole number from 0 to 2**63 - 1")
         scenario = Scenario(
-            name=str(data.get("name") or path.stem)[:80],
-            description=str(data.get("description") or "")[:300],
+            name=_text(data.get("name"), "name", max_length=80) or validation.shown_text(path.stem)[:80],
+            description=_text(data.get("description"), "description", max_length=300),
             seed=seed,
             settings=_settings(data.get("settings", {}), "settings"),
             steps=sorted((_step(raw, f"timeline[{i}]") for i, raw in enumerate(timeline)), key=lambda s: s.at),
@@ -196,7 +237,7 @@ def load(path: str | Path) -> Scenario:
             raise ScenarioError(f"at most {MAX_PAYMENTS} payments in one scenario")
         return scenario
     except ScenarioError as exc:
-        raise ScenarioError(f"{path.name}: {exc}") from None
+        raise ScenarioError(f"{validation.shown_text(path.name)[:120]}: {exc}") from None
 
 
 def resolve(name_or_path: str) -> Path:
@@ -211,8 +252,14 @@ def resolve(name_or_path: str) -> Path:
 
 
 def bundled() -> list[tuple[str, Scenario]]:
-    """The scenarios shipped in scenarios/, by file stem."""
-    return [(path.stem, load(path)) for path in sorted(BUNDLED.glob("*.y*ml")) + sorted(BUNDLED.glob("*.toml"))]
+    """The scenarios in scenarios/, by file stem; a bad file is left out with one log line."""
+    found = []
+    for path in sorted(BUNDLED.glob("*.y*ml")) + sorted(BUNDLED.glob("*.toml")):
+        try:
+            found.append((path.stem, load(path)))
+        except ScenarioError as exc:
+            logger.warning("scenario left out: %s", exc)
+    return found
 
 
 # --- playing ------------------------------------------------------------------------------

@@ -150,3 +150,71 @@ def test_a_callbacks_step_sets_the_callback_faults(tmp_path):
     path.write_text("timeline:\n  - {at: 0, callbacks: {drop_rate: 0.5, duplicates: 3}}\n  - {at: 0.1, create: {}}\n")
     play(path)
     assert callbacks.effective()["drop_rate"] == 0.5 and callbacks.effective()["duplicates"] == 3
+
+
+# --- hostile files: one line each, nothing created, bounded memory ---------------------------
+
+ALIAS_BOMB = """a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+name: *i
+timeline: [{at: 0, create: {count: 1}}]
+"""
+
+HOSTILE = [
+    ("alias bomb", "bomb.yaml", ALIAS_BOMB.encode(), "aliases (*name) are not allowed"),
+    ("merge key", "merge.yaml", b"base: &b {at: 0}\ntimeline: [{<<: *b, create: {}}]\n", "aliases (*name) are not allowed"),
+    ("huge integer", "big.yaml", b"seed: 1" + b"0" * 5000 + b"\ntimeline: [{at: 0, create: {}}]\n", "not valid YAML"),
+    ("huge seed", "seed.yaml", b"seed: " + str(2**70).encode() + b"\ntimeline: [{at: 0, create: {}}]\n", "seed: must be"),
+    ("huge TOML integer", "big.toml", b"seed = 1" + b"0" * 5000 + b"\n", "not valid TOML"),
+    ("Latin-1", "latin.yaml", "name: Café\ntimeline: [{at: 0, create: {}}]\n".encode("latin-1"), "not UTF-8 text"),
+    ("deep YAML", "deep.yaml", b"timeline: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deep"),
+    ("deep TOML", "deep.toml", b"timeline = " + b"[" * 5000 + b"]" * 5000 + b"\n", "not valid TOML"),
+    ("bidi name", "bidi.yaml", 'name: "\\u202Eevil"\ntimeline: [{at: 0, create: {}}]\n'.encode(), "bidirectional control"),
+    ("control name", "bell.yaml", 'name: "ring\\a"\ntimeline: [{at: 0, create: {}}]\n'.encode(), "control character"),
+    ("too big", "big2.yaml", b"# " + b"x" * 300_000 + b"\ntimeline: [{at: 0, create: {}}]\n", "at most 262,144"),
+]
+
+
+@pytest.mark.parametrize(("case", "name", "content", "words"), HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_a_hostile_file_is_one_line_and_creates_nothing(db, tmp_path, case, name, content, words):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(scenarios.ScenarioError) as caught:
+        scenarios.load(path)
+    message = str(caught.value)
+    assert message.startswith(f"{name}: ") and words in message, message
+    assert "\n" not in message and len(message) < 300
+    assert Payment.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_alias_bomb_is_one_line_from_the_command_within_a_memory_cap(tmp_path):
+    import resource
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(ALIAS_BOMB)
+    cap = 2 * 1024**3  # the bomb needs far more; Django and the libraries far less
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "run_scenario", str(path)], cwd=ROOT, preexec_fn=limit,
+        env=child_env(DATABASE_URL=sqlite_url_of_test_db()), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "CommandError: bomb.yaml: not valid YAML: aliases (*name) are not allowed in a scenario file"
+    ]
+    assert Payment.objects.count() == 0
