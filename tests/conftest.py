@@ -84,41 +84,16 @@ import os  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from django.db import connection as _connection  # noqa: E402
-
 from tests.support import (  # noqa: E402
     CHROMIUM,
     POSTGRES_ADMIN_URL,
     REDIS_URL,
-    ServerProcess,
-    child_env,
-    free_port,
+    DemoServer,
     missing_service,
     postgres_admin,
 )
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-def sqlite_url_of_test_db() -> str:
-    """The pytest database as a URL, so child processes work on the same rows."""
-    name = _connection.settings_dict["NAME"]
-    assert _connection.vendor == "sqlite" and name != ":memory:", "child processes need a file database"
-    return f"sqlite:///{name}"
-
-
-class DemoServer(ServerProcess):
-    """`manage.py demo` (Daphne + worker, in-memory layer) on the pytest database."""
-
-    def __init__(self, tmp_path: Path, timeout: float, extra: tuple[str, ...] = (), **env: str) -> None:
-        port = free_port()
-        super().__init__(
-            "manage.py", "demo", "--port", str(port), "--timeout", str(timeout), "--interval", "1", *extra,
-            env=child_env(DATABASE_URL=sqlite_url_of_test_db(), DEMO_OPERATOR_PASSWORD="op-pass-123", **env),
-            log=tmp_path / f"demo-{port}.log",
-            port=port,
-        )
-        self.start()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_SERVICES = os.environ.get("CI", "").lower() == "true" or os.environ.get("REQUIRE_SERVICES") == "1"
@@ -205,4 +206,25 @@ class ServerProcess:
     def restart(self) -> None:
         self.stop()
         wait_for(lambda: not port_open(self.port), timeout=10, what="the port to close")
+        self.start()
+
+
+def sqlite_url_of_test_db() -> str:
+    """The pytest database as a URL, so child processes work on the same rows."""
+    name = connection.settings_dict["NAME"]
+    assert connection.vendor == "sqlite" and name != ":memory:", "child processes need a file database"
+    return f"sqlite:///{name}"
+
+
+class DemoServer(ServerProcess):
+    """`manage.py demo` (Daphne + worker, in-memory layer) on the pytest database."""
+
+    def __init__(self, tmp_path: Path, timeout: float, extra: tuple[str, ...] = (), **env: str) -> None:
+        port = free_port()
+        super().__init__(
+            "manage.py", "demo", "--port", str(port), "--timeout", str(timeout), "--interval", "1", *extra,
+            env=child_env(DATABASE_URL=sqlite_url_of_test_db(), DEMO_OPERATOR_PASSWORD="op-pass-123", **env),
+            log=tmp_path / f"demo-{port}.log",
+            port=port,
+        )
         self.start()

@@ -8,7 +8,7 @@ from werkzeug import Response
 from payments import services
 from payments.models import CallbackDelivery, PaymentLog
 from tests.callback_support import api_user, momo_payment
-from tests.test_dashboard_browser import log_in
+from tests.browser_support import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -14,27 +14,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from payments.models import Payment, PaymentLog
+from tests.browser_support import expect_live, pay
 from tests.support import manage, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 WAITING = "Waiting for payment authorization..."
-PAY_URL = re.compile(r"/pay/[0-9a-f-]{36}/$")
 PHONE = (430, 720)  # screenshots at a phone's width: the page is mobile-first
-
-
-def pay(page: Page, base_url: str, *, phone: str = "46733123499", amount: str = "42.50") -> Payment:
-    """Fill the checkout form like a customer and land on the payment page."""
-    page.goto(base_url + "/")
-    page.get_by_label("Item").fill("Gorilla trekking permit")
-    page.get_by_label("Date").fill("2026-12-24")
-    page.get_by_label("Guests").fill("3")
-    page.get_by_label("Amount").fill(amount)
-    page.get_by_label("Phone number").fill(phone)
-    page.get_by_role("button", name="Pay now").click()
-    page.wait_for_url(PAY_URL)
-    reference = page.url.rstrip("/").rsplit("/", 1)[1]
-    return Payment.objects.get(reference=reference)
 
 
 def mark_document(page: Page) -> None:
@@ -44,11 +30,6 @@ def mark_document(page: Page) -> None:
 
 def assert_same_document(page: Page) -> None:
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
-
-
-def expect_live(page: Page) -> None:
-    """The socket has delivered its snapshot (the glue marks <body data-ws="live">)."""
-    expect(page.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
 
 
 def status_of(page: Page, payment: Payment):

@@ -6,7 +6,7 @@ import pytest
 
 from payments.models import Payment, PaymentLog, SimulatorSettings
 from payments.selectors import simulator_settings
-from tests.conftest import sqlite_url_of_test_db
+from tests.support import sqlite_url_of_test_db
 from tests.factories import make_payment
 from tests.support import Process, child_env, manage, wait_for
 

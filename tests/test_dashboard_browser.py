@@ -12,33 +12,14 @@ from playwright.sync_api import Page, expect
 
 from payments.models import Payment, PaymentLog, SimulatorSettings
 from payments.services import payment_force
+from tests.browser_support import log_in, pay
 from tests.factories import make_payment
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PAY_URL = re.compile(r"/pay/[0-9a-f-]{36}/$")
 SETTLING = ["46733123499"] * 4 + ["46733123451", "46733123455", "46733123462"]  # 4 succeed, 3 fail
 WAITING = ["46733123499", "46733123453", "46733123454"]  # stay processing for the whole test
-
-
-def log_in(page: Page, base_url: str) -> None:
-    page.goto(base_url + "/dashboard/")
-    page.wait_for_url(re.compile(r"/accounts/login/"))
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("op-pass-123")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(base_url + "/dashboard/")
-    expect(page.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
-
-
-def pay(page: Page, base_url: str) -> Payment:
-    page.goto(base_url + "/")
-    page.get_by_label("Amount").fill("75.00")
-    page.get_by_label("Phone number").fill("46733123499")
-    page.get_by_role("button", name="Pay now").click()
-    page.wait_for_url(PAY_URL)
-    return Payment.objects.get(reference=page.url.rstrip("/").rsplit("/", 1)[1])
 
 
 def counter(page: Page, name: str):
@@ -68,7 +49,7 @@ def test_it_force_fails_a_payment_and_both_pages_change_without_reload(start_dem
         expect(counter(operator, "failed")).to_have_text("3")
         operator.evaluate("window.__sameDocument = true")
 
-        payment = pay(customer, server.base_url)
+        payment = pay(customer, server.base_url, amount="75.00", booking=False)
         expect(customer.get_by_role("heading", name="Waiting for payment authorization...")).to_be_visible()
         customer.evaluate("window.__sameDocument = true")
         row = operator.locator(f"#row-{payment.reference}")

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from payments.models import Payment, PaymentLog, WorkerHeartbeat
-from tests.conftest import sqlite_url_of_test_db
+from tests.support import sqlite_url_of_test_db
 from tests.factories import make_payment
 from tests.support import CHANNEL_PREFIX, Process, child_env, wait_for
 

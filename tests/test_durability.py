@@ -6,7 +6,7 @@ import pytest
 from django.db.models import Count, Max, Min
 
 from payments.models import Payment, PaymentLog, WorkerHeartbeat
-from tests.conftest import sqlite_url_of_test_db
+from tests.support import sqlite_url_of_test_db
 from tests.factories import bulk_due
 from tests.support import Process, child_env, wait_for
 

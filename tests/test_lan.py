@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from payments.management import lan
 from tests.momo_support import HttpMomoClient
 from tests.support import Process, child_env, free_port, manage, port_open, wait_for
-from tests.test_phone_browser import scan_qr
+from tests.browser_support import scan_qr
 
 ADVERTISED = "127.0.0.2"
 # segno's compact terminal output: each character is two modules, top and bottom; a filled

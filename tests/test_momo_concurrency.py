@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import sqlite_url_of_test_db
+from tests.support import sqlite_url_of_test_db
 from tests.momo_support import RTP_BODY, SUBSCRIPTION_KEY, HttpMomoClient
 from tests.support import ServerProcess, child_env, django_script, free_port
 

@@ -6,29 +6,18 @@ browser context, and answers the prompt; the checkout page and the dashboard row
 in the same documents.
 """
 
-import io
 import re
 import time
 
 import pytest
-import zxingcpp
-from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from payments.models import Payment, PaymentLog
-from tests.test_dashboard_browser import log_in, pay
+from tests.browser_support import expect_live, log_in, pay, scan_qr
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PHONE_VIEWPORT = {"width": 390, "height": 844}
-
-
-def scan_qr(page: Page) -> str:
-    """Decode the QR code as rendered on screen."""
-    shot = page.locator("[data-phone-qr]").screenshot()
-    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))
-    assert len(found) == 1, "no QR code found on the checkout page"
-    return found[0].text
 
 
 def open_phone(browser: Browser, url: str) -> Page:
@@ -38,10 +27,6 @@ def open_phone(browser: Browser, url: str) -> Page:
     return phone
 
 
-def expect_live(page: Page) -> None:
-    expect(page.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
-
-
 def test_it_approves_from_the_scanned_phone_and_both_pages_flip_within_a_second(start_demo, browser, artifacts):
     server = start_demo(60, "--success-rate", "0")  # the timer would fail it, much later
     checkout = browser.new_context(viewport={"width": 600, "height": 1000}).new_page()
@@ -49,7 +34,7 @@ def test_it_approves_from_the_scanned_phone_and_both_pages_flip_within_a_second(
     phone = None
     try:
         log_in(operator, server.base_url)
-        payment = pay(checkout, server.base_url)
+        payment = pay(checkout, server.base_url, amount="75.00", booking=False)
         expect_live(checkout)
         checkout.evaluate("window.__sameDocument = true")
         url = scan_qr(checkout)
@@ -91,7 +76,7 @@ def test_in_phone_mode_a_wrong_pin_then_decline_and_the_simulated_phone(start_de
     checkout = browser.new_context(viewport={"width": 600, "height": 1100}).new_page()
     phone = None
     try:
-        payment = pay(checkout, server.base_url)
+        payment = pay(checkout, server.base_url, amount="75.00", booking=False)
         expect(checkout.get_by_text("Approve on your phone", exact=True)).to_be_visible()
         expect_live(checkout)
         checkout.evaluate("window.__sameDocument = true")
@@ -111,7 +96,7 @@ def test_in_phone_mode_a_wrong_pin_then_decline_and_the_simulated_phone(start_de
         assert (payment.status, payment.reason) == ("failed", "APPROVAL_REJECTED")
 
         # No second device: the same phone page, embedded beside the checkout.
-        second = pay(checkout, server.base_url)
+        second = pay(checkout, server.base_url, amount="75.00", booking=False)
         expect_live(checkout)
         checkout.get_by_text("Simulate the phone here").click()
         embedded = checkout.frame_locator("iframe.sim-frame")

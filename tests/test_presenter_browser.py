@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from payments.models import Payment
 from tests.support import wait_for
-from tests.test_dashboard_browser import log_in
+from tests.browser_support import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -59,7 +59,7 @@ def test_the_dashboard_button_is_staff_only_and_csrf_checked(operator, customer)
 
 @pytest.mark.django_db(transaction=True)
 def test_the_command_asks_for_yes_and_resets(tmp_path):
-    from tests.conftest import sqlite_url_of_test_db
+    from tests.support import sqlite_url_of_test_db
 
     create(2)
     env = child_env(DATABASE_URL=sqlite_url_of_test_db())

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from tests.test_dashboard_browser import log_in
+from tests.browser_support import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -6,7 +6,7 @@ from payments import services
 from presenter import scenarios
 from payments.models import Payment, PaymentLog
 from payments.selectors import simulator_settings
-from tests.conftest import sqlite_url_of_test_db
+from tests.support import sqlite_url_of_test_db
 from tests.support import child_env, manage
 
 SMALL = """

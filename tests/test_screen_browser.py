@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_dashboard_browser import log_in
+from tests.browser_support import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

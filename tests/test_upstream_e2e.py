@@ -11,9 +11,9 @@ from playwright.sync_api import Page, expect
 
 from payments.models import Payment, PaymentLog
 from payments.upstream import backoff
-from tests.conftest import sqlite_url_of_test_db
+from tests.support import sqlite_url_of_test_db
 from tests.support import wait_for
-from tests.test_checkout_browser import expect_live, pay
+from tests.browser_support import expect_live, pay
 from tests.upstream_support import Client, Upstream, http_json
 
 pytestmark = pytest.mark.slow

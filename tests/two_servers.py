@@ -16,7 +16,7 @@ FORM = {"item": "Canopy walk", "guests": "2", "amount": "12.50", "currency": "EU
 
 def two_daphnes(tmp_path: Path, redis_url: str, **env: str) -> list[ServerProcess]:
     """Both on the pytest database (needs transactional_db); stop them with stop_all()."""
-    from tests.conftest import sqlite_url_of_test_db
+    from tests.support import sqlite_url_of_test_db
 
     environment = child_env(
         DATABASE_URL=sqlite_url_of_test_db(), REDIS_URL=redis_url,
