@@ -4,6 +4,7 @@
 attempts, hang, or recover; `Receiver.got` is every request as the receiver saw it.
 """
 
+import asyncio
 import json
 import re
 import threading
@@ -14,10 +15,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from payments import services
+from payments import callbacks, services
+from payments.callback_sender import send_one
 from payments.models import MomoApiUser, Payment
 
 HOST = "127.0.0.1"
@@ -74,3 +77,17 @@ def momo_payment(user: MomoApiUser, callback_url: str, *, phone: str = "46733123
         amount=Decimal("25"), currency="EUR", phone_number=phone, external_id=external_id,
         actor=f"momo:{user.pk}", momo_user=user, callback_url=callback_url,
     )
+
+
+def send_callback_of(payment: Payment) -> None:
+    """What the worker does with the payment's outbox row: one real HTTP attempt."""
+    services.payment_force(payment=payment, outcome="successful", actor="operator:alice")
+    [delivery] = services.callback_claim(claimer="test", limit=10)
+    config = callbacks.effective(payment.momo_user_id)
+
+    async def send() -> dict:
+        async with aiohttp.ClientSession() as client:
+            return await send_one(client, delivery, config)
+
+    result = asyncio.run(send())
+    services.callback_record(results=[result], actor="worker:test")

@@ -1,30 +1,13 @@
 """Optional Standard Webhooks signatures, per API user: a receiver verifies them with the
 `standardwebhooks` library; a tampered body or header fails. Off by default (MoMo signs nothing)."""
 
-import asyncio
 
-import aiohttp
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from payments import callbacks, services
-from payments.callback_sender import send_one
-from payments.models import CallbackDelivery, Payment
-from tests.callback_support import api_user, momo_payment
-
-
-def send_callback_of(payment: Payment) -> None:
-    """What the worker does with the payment's outbox row: one real HTTP attempt."""
-    services.payment_force(payment=payment, outcome="successful", actor="operator:alice")
-    [delivery] = services.callback_claim(claimer="test", limit=10)
-    config = callbacks.effective(payment.momo_user_id)
-
-    async def send() -> dict:
-        async with aiohttp.ClientSession() as client:
-            return await send_one(client, delivery, config)
-
-    result = asyncio.run(send())
-    services.callback_record(results=[result], actor="worker:test")
+from payments import services
+from payments.models import CallbackDelivery
+from tests.callback_support import api_user, momo_payment, send_callback_of
 
 
 def test_it_signs_callbacks_for_an_api_user_that_asked_and_the_signature_verifies(transactional_db, receiver):

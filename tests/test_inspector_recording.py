@@ -220,7 +220,7 @@ def test_the_flushing_thread_writes_a_batch_soon_after_the_calls(settings):
 def test_a_callback_attempt_is_recorded_in_the_same_stream_with_its_signature_redacted(transactional_db, receiver):
     from payments import services
     from tests.callback_support import api_user, momo_payment
-    from tests.test_callback_signing import send_callback_of
+    from tests.callback_support import send_callback_of
 
     user = api_user()
     secret = services.callback_settings_update(actor="operator:alice", momo_user=user, signing=True)["signing_secret"]

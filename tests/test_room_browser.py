@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from payments.models import Payment
 from tests.room_support import PROJECTOR, SMALL_TEXT, create, phone_context_options, watch
-from tests.test_dashboard_browser import log_in, pay
+from tests.browser_support import log_in, pay
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -20,7 +20,7 @@ def test_a_phone_approves_from_its_own_waiting_page_and_the_prompt_reads_like_mo
     server = start_demo(30, "--approval-mode", "phone")
     phone = watch(browser, **phone_context_options())
     try:
-        payment = pay(phone.page, server.base_url)
+        payment = pay(phone.page, server.base_url, amount="75.00", booking=False)
         page = phone.page
         expect(page.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
         expect(page.get_by_text("Scan with your phone")).to_be_hidden()
@@ -68,7 +68,7 @@ def test_the_checkout_page_stops_offering_the_simulated_phone_once_settled_or_re
     operator = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
     try:
         page = checkout.page
-        payment = pay(page, server.base_url)
+        payment = pay(page, server.base_url, amount="75.00", booking=False)
         expect(page.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
         simulate = page.get_by_text("Simulate the phone here")
         expect(simulate).to_be_visible()
@@ -86,7 +86,7 @@ def test_the_checkout_page_stops_offering_the_simulated_phone_once_settled_or_re
         expect(page.locator("[data-phone-qr]")).to_be_hidden()
 
         # A reset while a payment waits: the page says so, and offers no phone either.
-        pay(page, server.base_url)
+        pay(page, server.base_url, amount="75.00", booking=False)
         expect(page.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
         expect(simulate).to_be_visible()
         log_in(operator, server.base_url)
