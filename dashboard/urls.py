@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from dashboard import inspector_views
 from dashboard import views as dashboard_views
 from checkout import phone
 from checkout import views as checkout
@@ -17,6 +18,11 @@ urlpatterns = [
     re_path(r"^p/(?P<token>[A-Za-z0-9_-]{1,64})/approve/$", phone.phone_approve, name="phone-approve"),
     re_path(r"^p/(?P<token>[A-Za-z0-9_-]{1,64})/decline/$", phone.phone_decline, name="phone-decline"),
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("dashboard/inspector/", inspector_views.inspector, name="dashboard-inspector"),
+    path("dashboard/inspector/calls/<int:call_id>/", inspector_views.call_detail, name="dashboard-inspector-call"),
+    path("dashboard/inspector/calls.json", inspector_views.export, name="dashboard-inspector-export"),
+    path("dashboard/inspector/report/", inspector_views.report, name="dashboard-inspector-report"),
+    path("dashboard/inspector/report.json", inspector_views.report_json, name="dashboard-inspector-report-json"),
     path("dashboard/payments/<uuid:reference>/", dashboard_views.payment_detail, name="dashboard-payment"),
     path("dashboard/payments/<uuid:reference>/force/", dashboard_views.payment_force, name="dashboard-force"),
     path("dashboard/payments/<uuid:reference>/refund/", dashboard_views.payment_refund, name="dashboard-refund"),

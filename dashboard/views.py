@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from payments import callbacks, outcomes, providers, services, validation
@@ -28,7 +29,8 @@ from checkout.phone import phone_path, public_base
 from checkout.qr import qr_svg
 from presenter import runner as presenter
 from presenter import scenarios
-from regions import callbacks as callbacks_panel, counters, payment_row, presenter_panel, settings_panel
+from inspector import selectors as inspector_selectors
+from regions import callbacks as callbacks_panel, counters, inspector_calls, payment_row, presenter_panel, settings_panel
 
 PAGE = "dashboard/dashboard.html"
 TOAST = f"{PAGE}#toast"
@@ -187,7 +189,9 @@ def payment_detail(request: HttpRequest, reference) -> HttpResponse:
         "logs": PaymentLog.objects.filter(payment=payment).order_by("created_at", "id"),
         "reasons": REASONS,
         "default_reason": services.DEFAULT_FAIL_REASON,
+        "calls": inspector_selectors.about_payment(str(payment.reference), timezone.now()),
     }
+    context["call_rows"] = [inspector_calls.render(call) for call in context["calls"]["calls"]]
     return render(request, "dashboard/payment.html", context)
 
 
