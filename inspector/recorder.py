@@ -145,7 +145,8 @@ def _ensure_thread() -> None:
 
 
 def _run() -> None:
-    while True:
+    """Until writes turn synchronous (INSPECTOR_FLUSH_SECONDS=0: a test's settings)."""
+    while settings.INSPECTOR_FLUSH_SECONDS > 0:
         _wake.wait(settings.INSPECTOR_FLUSH_SECONDS)
         _wake.clear()
         try:
