@@ -17,7 +17,7 @@ from payments.models import MomoApiUser, Payment
 from tests.callback_support import HOST
 from tests.dashboard_support import logged_in
 from tests.momo_support import RTP_BODY, SUBSCRIPTION_KEY, DjangoMomoClient
-from tests.test_callback_signing import send_callback_of
+from tests.callback_support import send_callback_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 BREAKS = {"token_reuse", "status_polling", "retry_reference", "callbacks"}
