@@ -161,7 +161,7 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
 def callbacks(stack: Stack, services: Services, plan: phases.Plan, step) -> dict[str, Any]:
     from bench.receiver import Receiver
 
-    receiver = Receiver()
+    receiver, hanging = Receiver(), Receiver()
     out: dict[str, Any] = {}
     try:
         stack.start_server()
@@ -173,6 +173,8 @@ def callbacks(stack: Stack, services: Services, plan: phases.Plan, step) -> dict
         out["latency"] = phases.callback_latency_run(stack, plan, receiver, hang=False)
         step(f"callbacks: settlement punctuality at {plan.callback_rate:g}/s while every receiver times out")
         out["hanging"] = phases.callback_latency_run(stack, plan, receiver, hang=True)
+        step(f"callbacks: another receiver's callbacks at {plan.callback_rate:g}/s while one receiver hangs")
+        out["one_hangs"] = phases.callback_one_hangs_run(stack, plan, receiver, hanging)
         if not services.embedded:
             stack.stop_workers()
             _workers(stack, 2)
@@ -181,6 +183,7 @@ def callbacks(stack: Stack, services: Services, plan: phases.Plan, step) -> dict
     finally:
         stack.stop()
         receiver.stop()
+        hanging.stop()
     return out
 
 

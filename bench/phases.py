@@ -44,6 +44,7 @@ class Plan:
     callback_rate: float = 100.0
     callback_window: float = 10.0  # seconds of settling at callback_rate per run
     callback_burst: int = 4000  # due at once, drained by two workers
+    callback_hung: int = 200  # due at once to a receiver that hangs, beside another receiver
 
 
 # One level per phase (the largest): the smoke test checks that every client saw every
@@ -494,6 +495,29 @@ def callback_latency_run(stack: Stack, plan: Plan, receiver, *, hang: bool | Non
     result["cpu_while_settling"] = meter.read()
     control.callbacks_clear()
     receiver.hang = False
+    return result
+
+
+def callback_one_hangs_run(stack: Stack, plan: Plan, receiver, hanging) -> dict[str, Any]:
+    """One API user's receiver hangs with `callback_hung` callbacks due at once; another's
+    answers: its settlement -> callback received at `callback_rate`/s (the per-host cap)."""
+    tag = f"other-{time.time_ns()}"
+    hanging.hang = True
+    stuck = control.create_momo_payments(plan.callback_hung, url=hanging.url, tag=f"stuck-{tag}")
+    control.schedule(stuck, rate=plan.callback_hung / 0.2, start_in=1.0)
+    count = int(plan.callback_rate * plan.callback_window)
+    refs = control.create_momo_payments(count, url=receiver.url, tag=tag)
+    control.schedule(refs, rate=plan.callback_rate, start_in=2.5)  # once the hanging sends are in flight
+    wait_until(lambda: sum(1 for k in receiver.first if k.startswith(tag)) == count, timeout=120,
+               what="every other receiver's callback")
+    settled = control.settled_at_by_external_id(refs)
+    result = {
+        "payments": count, "rate_per_s": plan.callback_rate, "hung": plan.callback_hung,
+        "settled_to_received_ms": dist([(receiver.first[k] - settled[k]) * 1000 for k in settled]),
+        "requests_at_hanging": hanging.requests,
+    }
+    control.callbacks_clear()
+    hanging.hang = False
     return result
 
 

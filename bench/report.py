@@ -263,6 +263,9 @@ def markdown(doc: dict[str, Any]) -> str:
             out.append(f"| settlement punctuality meanwhile (settled_at − settle_at) | {_ms(lat['punctuality_ms'])}; worker CPU {_pct_of(lat)} |")
         if hang:
             out.append(f"| settlement punctuality at {hang['rate_per_s']:g}/s while every receiver times out (2 s) | {_ms(hang['punctuality_ms'])}; {hang['requests_while_hanging']:,} attempts timed out or in flight; worker CPU {_pct_of(hang)} |")
+        one = c.get("one_hangs")
+        if one:
+            out.append(f"| settlement → callback received, {one['payments']:,} at {one['rate_per_s']:g}/s, while another API user's receiver hangs with {one['hung']:,} due | {_ms(one['settled_to_received_ms'])} |")
         if tp:
             out.append(f"| callbacks/s, {tp['callbacks']:,} due at once, {tp['workers']} worker(s) | {tp['callbacks_per_s']:g}/s (all sent in {tp['drain_s']:g} s) |")
         out.append("")
