@@ -24,7 +24,7 @@ from consumers import access, rendering, resync, stats
 from consumers import dashboard_frames as frames
 from consumers.common import RenderFromMessage, is_staff, query, refuse_frame, wants_json
 from consumers.dashboard_state import CallbackRows, JsonVersions, PaymentRows, RowFrames
-from payments.events import DASHBOARD_GROUP, user_group
+from payments.events import BALANCES_GROUP, DASHBOARD_GROUP, user_group
 from payments.filters import Filter
 from regions import callbacks as callbacks_panel
 from regions import payment_row
@@ -68,6 +68,7 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
 
     async def _join_groups(self) -> None:
         await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
+        await self.channel_layer.group_add(BALANCES_GROUP, self.channel_name)
         await self.channel_layer.group_add(user_group(self.user_pk), self.channel_name)
 
     async def disconnect(self, code: int) -> None:
@@ -77,6 +78,7 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             self._drop_pending_rows()
             stats.hub().leave(self)
             await self.channel_layer.group_discard(DASHBOARD_GROUP, self.channel_name)
+            await self.channel_layer.group_discard(BALANCES_GROUP, self.channel_name)
             await self.channel_layer.group_discard(user_group(self.user_pk), self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -142,6 +144,13 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             await self.send(text_data=frames.json_message("presenter", event["presenter"]))
         elif not self.room:
             await self.send(text_data=frames.presenter(event["presenter"]))
+
+    async def balances_updated(self, event: dict[str, Any]) -> None:
+        """Merchant accounts the ledger moved: their cells in the balances panel."""
+        if self.as_json:
+            await self.send(text_data=frames.json_message("balances", event["accounts"]))
+        elif not self.room:
+            await self.send(text_data=frames.balances(event["accounts"]))
 
     async def payment_updated(self, event: dict[str, Any]) -> None:
         stats.hub().touch()

@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from consumers import rendering
 from consumers.dashboard_state import CallbackChanges
 from regions import callbacks as callbacks_panel
+from regions import balances as balances_panel
 from regions import counters, payment_row, presenter_panel, settings_panel
 
 SNAPSHOT = "dashboard/dashboard.html#socket_snapshot"
@@ -61,7 +62,13 @@ def snapshot(page: dict[str, Any], room: bool = False) -> str:
         "callback_rows": [] if room else [callbacks_panel.render(c) for c in page["callbacks"]],
         "stats": stats(page["stats"]),
         "settings": settings(page["settings"]),
+        "balances": "" if room or "balances" not in page else balances_panel.render(page["balances"], oob=True),
     })
+
+
+def balances(accounts: list[dict[str, str]]) -> str:
+    """The balance cells of accounts that moved."""
+    return balances_panel.cells(accounts)
 
 
 def callbacks_changed(changes: CallbackChanges) -> str:

@@ -26,6 +26,7 @@ urlpatterns = [
     path("dashboard/payments/<uuid:reference>/", dashboard_views.payment_detail, name="dashboard-payment"),
     path("dashboard/payments/<uuid:reference>/force/", dashboard_views.payment_force, name="dashboard-force"),
     path("dashboard/payments/<uuid:reference>/refund/", dashboard_views.payment_refund, name="dashboard-refund"),
+    path("dashboard/balances/", dashboard_views.balances_change, name="dashboard-balances"),
     path("dashboard/callbacks/settings/", dashboard_views.callback_settings_save, name="dashboard-callback-settings"),
     path("dashboard/callbacks/<int:delivery_id>/resend/", dashboard_views.callback_resend, name="dashboard-callback-resend"),
     path("dashboard/settle-all/", dashboard_views.settle_all, name="dashboard-settle-all"),

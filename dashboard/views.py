@@ -29,6 +29,7 @@ from checkout.phone import phone_path, public_base
 from checkout.qr import qr_svg
 from presenter import runner as presenter
 from presenter import scenarios
+from regions import balances as balances_panel
 from inspector import selectors as inspector_selectors
 from regions import callbacks as callbacks_panel, counters, inspector_calls, payment_row, presenter_panel, settings_panel
 
@@ -84,6 +85,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         **presenter_context(),
         "callback_rows": [callbacks_panel.render(c) for c in snapshot["callbacks"]],
         "callbacks_shown": callbacks_panel.CALLBACKS_SHOWN,
+        "balances_panel": balances_panel.render(snapshot["balances"]),
         "callback_setting_names": [(name, setting.help) for name, setting in callbacks.SETTINGS.items()],
     }
     return render(request, PAGE, context)
@@ -255,6 +257,32 @@ def payment_refund(request: HttpRequest, reference) -> HttpResponse:
         f"Refund of {refund.amount:.2f} {refund.currency} for payment {_short(reference)} started "
         f"({_short(refund.reference)}): it settles like any payment."
     )
+
+
+@require_POST
+@staff_required
+def balances_change(request: HttpRequest) -> HttpResponse:
+    """An operator's balance change: top up or set a merchant's float, or set a wallet."""
+    action, amount = request.POST.get("action", ""), request.POST.get("amount", "").strip()[:20]
+    currency = request.POST.get("currency", "").strip().upper()[:3]
+    try:
+        if action == "wallet":
+            party = request.POST.get("party_id", "").strip()
+            account = services.wallet_set_balance(party_id=party, currency=currency, balance=amount, actor=actor_of(request))
+            return toast(f"Wallet of {party} set to {account.balance:.2f} {currency}.")
+        user = None
+        if request.POST.get("merchant"):
+            user = MomoApiUser.objects.filter(pk=parse_user_id(request.POST["merchant"])).first()
+            if user is None:
+                return toast("No MoMo API user with that id.", level="error", status=404)
+        change = services.float_top_up if action == "top_up" else services.float_set
+        field = "amount" if action == "top_up" else "balance"
+        product = request.POST.get("product", "")
+        account = change(momo_user=user, product=product, currency=currency, actor=actor_of(request), **{field: amount})
+    except services.InvalidValue as exc:
+        return toast(f"Not changed: {exc}", level="error", status=422)
+    owner = f"API user {_short(user.pk)}" if user else "the house"
+    return toast(f"The {product} float of {owner} is now {account.balance:.2f} {currency}.")
 
 
 @require_POST

@@ -134,6 +134,18 @@ def merchant_balances(user: MomoApiUser | None) -> list[dict[str, str]]:
     return [rows[currency] for currency in sorted(rows)]
 
 
+MERCHANTS_SHOWN = 20  # the dashboard's balances panel: the house and the newest API users
+
+
+def merchant_accounts(limit: int = MERCHANTS_SHOWN) -> list[dict[str, str]]:
+    """The merchant accounts the dashboard shows (`account_snapshot`s), the house's first."""
+    users = MomoApiUser.objects.order_by("-created_at").values_list("id", flat=True)[:limit]
+    owners = [accounts.HOUSE, *(accounts.merchant_owner(user_id) for user_id in users)]
+    rows = LedgerAccount.objects.filter(owner__in=owners, kind__in=accounts.MERCHANT_KINDS)
+    found = sorted(rows, key=lambda a: (owners.index(a.owner), a.currency, a.kind))
+    return [account_snapshot(account) for account in found]
+
+
 def wallet_balances(party_id: str) -> list[dict[str, str]]:
     """A party's wallets: [{"currency": "EUR", "balance": "9900.00"}], by currency."""
     wallets = LedgerAccount.objects.filter(owner=accounts.party_owner(party_id), kind=LedgerAccount.Kind.WALLET)
@@ -270,4 +282,5 @@ def dashboard_snapshot(
         "stats": stats if stats is not None else dashboard_stats(),
         "settings": settings_snapshot(simulator_settings()),
         "callbacks": recent_callbacks(CALLBACKS_SHOWN),
+        "balances": merchant_accounts(),
     }

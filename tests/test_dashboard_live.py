@@ -105,7 +105,7 @@ async def test_it_shows_two_dashboards_a_new_payment_a_settlement_and_a_settings
 async def test_it_speaks_json_with_format_json(staff_client):
     socket = await connected(staff_client, "?format=json")
     first = json.loads(await socket.receive_from(timeout=5))
-    assert first["type"] == "snapshot" and set(first) == {"type", "payments", "stats", "settings", "callbacks"}
+    assert first["type"] == "snapshot" and set(first) == {"type", "payments", "stats", "settings", "callbacks", "balances"}
     payment = await database_sync_to_async(make_payment)()
     message, _ = await receive_until(socket, is_json_type("payment"), what="the payment")
     assert json.loads(message)["payment"]["reference"] == str(payment.reference)

@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from payments import events, outcomes
+from payments import events, outcomes, validation
 from payments.accounts import ISSUER, Key, Kind, merchant_key, merchant_owner, starting_balance, wallet_key
 from payments.errors import InvalidValue
 from payments.models import LedgerAccount, LedgerEntry, MomoApiUser, Payment, PaymentLog
@@ -315,8 +315,8 @@ def float_set(*, momo_user: MomoApiUser | None, product: str, currency: str, bal
 def wallet_set_balance(*, party_id: str, currency: str, balance: object, actor: str) -> LedgerAccount:
     """Set a party's wallet in `currency` to `balance` (opening it if it is new)."""
     value = check_money(balance, field="balance")
-    if not isinstance(party_id, str) or not 1 <= len(party_id) <= 128:
-        raise InvalidValue("party_id", "A party id is 1 to 128 characters.")
+    if not isinstance(party_id, str) or not 1 <= len(party_id) <= 128 or validation.text_problem(party_id):
+        raise InvalidValue("party_id", "A party id is 1 to 128 plain characters, e.g. 46733123499.")
     key = wallet_key(party_id, _currency(currency))
     return _operator_change(key, momo_user=None, actor=actor, new_balance=lambda old: value)
 
