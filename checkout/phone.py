@@ -19,6 +19,7 @@ from payments import services
 from payments.models import Payment
 from payments.selectors import payment_by_approval_token, payment_snapshot
 from regions import phone_prompt
+from regions import wallet as wallet_region
 from regions.phone_prompt import PAGE, PARTIAL as PROMPT
 
 
@@ -44,6 +45,7 @@ def _not_found(request: HttpRequest) -> HttpResponse:
 def _answer(request: HttpRequest, payment: Payment, *, message: str = "", level: str = "", status: int = 200) -> HttpResponse:
     snapshot = payment_snapshot(payment)
     context = phone_prompt.context(snapshot, message=message, level=level, balance=phone_prompt.balance_after(snapshot))
+    context.update(wallet_region.context(wallet_region.read(snapshot)))
     # htmx swaps the prompt; a browser without JavaScript gets the whole page back.
     template = PROMPT if request.headers.get("HX-Request") else PAGE
     return render(request, template, context, status=status)
@@ -57,7 +59,7 @@ def phone_page(request: HttpRequest, token: str) -> HttpResponse:
         return _not_found(request)
     snapshot = payment_snapshot(payment)
     context = phone_prompt.context(snapshot, balance=phone_prompt.balance_after(snapshot))
-    return render(request, PAGE, {**context, "token": token})
+    return render(request, PAGE, {**context, **wallet_region.context(wallet_region.read(snapshot)), "token": token})
 
 
 @require_GET

@@ -13,8 +13,9 @@ from django.template.loader import render_to_string
 
 from consumers import rendering
 from consumers.common import RenderFromMessage, refuse_frame
-from payments.events import PAGES_GROUP, payment_group
+from payments.events import PAGES_GROUP, payment_group, wallet_group
 from regions import phone_prompt
+from regions import wallet as wallet_region
 
 
 class PhoneConsumer(RenderFromMessage, AsyncWebsocketConsumer):
@@ -27,7 +28,9 @@ class PhoneConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         if snapshot is None:
             await self.close()  # before accept: the handshake is refused
             return
-        self.groups_joined = (payment_group(snapshot["reference"]), PAGES_GROUP)
+        # Its party's wallet too: money arriving (a refund) is shown as it lands.
+        self.currency = snapshot["currency"]
+        self.groups_joined = (payment_group(snapshot["reference"]), PAGES_GROUP, wallet_group(snapshot["phone_number"]))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         # Joined after the first read: read again, so a change committed in between is not lost.
@@ -44,6 +47,13 @@ class PhoneConsumer(RenderFromMessage, AsyncWebsocketConsumer):
 
     async def payment_updated(self, event: dict[str, Any]) -> None:
         await self.push(event["payment"])
+
+    async def wallet_updated(self, event: dict[str, Any]) -> None:
+        """The party's wallet moved (this payment, a refund, a transfer): balance, and what arrived."""
+        if event["wallet"]["currency"] != self.currency:
+            return
+        context = wallet_region.context(event["wallet"], event.get("payment"))
+        await self.send(text_data=render_to_string(wallet_region.PARTIAL, context))
 
     async def demo_reset(self, event: dict[str, Any]) -> None:
         await self.send(text_data=render_to_string(phone_prompt.RESET, {"region_id": "phone-prompt"}))
