@@ -65,3 +65,44 @@ def test_it_serves_the_momo_openapi_client_unmodified(start_demo, tmp_path):
     with pytest.raises(momo_openapi.AuthenticationError) as refused:
         wrong.get_balance()
     assert refused.value.code == "invalid_client"
+
+
+def test_it_serves_the_momo_openapi_disbursement_and_remittance_clients_unmodified(start_demo):
+    """Each product on its own key (MOMO_<PRODUCT>_SUBSCRIPTION_KEY), as a client is set up for MTN."""
+    keys = {product: f"{digit}" * 32 for product, digit in (("disbursement", "d"), ("remittance", "e"))}
+    server = start_demo(0.5, "--success-rate", "1", MOMO_SUBSCRIPTION_KEY=SUBSCRIPTION_KEY, MOMO_DEFAULT_FLOAT="1000",
+                        MOMO_DISBURSEMENT_SUBSCRIPTION_KEY=keys["disbursement"], MOMO_REMITTANCE_SUBSCRIPTION_KEY=keys["remittance"])
+    printed = manage("momo_credentials", "--callback-host", "127.0.0.1", env=server.env).stdout
+    values = dict(re.findall(r"^(API user|API key|\w+ key)\b.*:\s+(\S+)$", printed, re.M))
+    assert values["disbursement key"] == keys["disbursement"] and values["remittance key"] == keys["remittance"]
+
+    def client(kind, product: str):
+        return kind(momo_openapi.MomoConfig(
+            subscription_key=values[f"{product} key"], user_id=values["API user"], credential_token=values["API key"],
+            target_environment="sandbox", base_url=server.base_url, currency="EUR", timeout=10,
+        ))
+
+    disbursement, remittance = client(momo_openapi.Disbursement, "disbursement"), client(momo_openapi.Remittance, "remittance")
+    paid_out = disbursement.transfer(250, "46733123499", "payout-1", payer_message="Guide fee", payee_note="July")
+    no_funds = disbursement.transfer("10", "46733123455", "payout-2")  # the transfer table's NOT_ENOUGH_FUNDS
+    sent = remittance.transfer("40.5", "46733123498", "remit-1")
+
+    def final(product, reference: str) -> dict | None:
+        status = product.get_transaction_status(reference)
+        time.sleep(0.15)  # a polite client: under MoMo's 10 status calls per second
+        return status if status["status"] != "PENDING" else None
+
+    done = wait_for(lambda: final(disbursement, paid_out), timeout=15, what="the transfer to settle")
+    assert done["status"] == "SUCCESSFUL" and done["payee"]["partyId"] == "46733123499" and done["amount"] == "250"
+    failed = wait_for(lambda: final(disbursement, no_funds), timeout=15, what="the refused transfer")
+    assert (failed["status"], failed["reason"]) == ("FAILED", "NOT_ENOUGH_FUNDS")
+    assert wait_for(lambda: final(remittance, sent), timeout=15, what="the remittance")["status"] == "SUCCESSFUL"
+    assert disbursement.get_balance() == {"availableBalance": "750", "currency": "EUR"}
+    assert remittance.get_balance() == {"availableBalance": "959.5", "currency": "EUR"}
+
+    # A remittance reference is not a disbursement's; a product's key is its own.
+    with pytest.raises(momo_openapi.MomoAPIError) as unknown:
+        disbursement.get_transaction_status(sent)
+    assert unknown.value.status_code == 404 and unknown.value.code == "RESOURCE_NOT_FOUND"
+    with pytest.raises(momo_openapi.MomoError):
+        client(momo_openapi.Collection, "disbursement").get_balance()
