@@ -359,7 +359,8 @@ SPECTACULAR_SETTINGS = {
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, one connection pool per process (dashboard/cache.py).
+            "BACKEND": "dashboard.cache.SharedRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "livesettle"),
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},

@@ -14,7 +14,6 @@ import uuid
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.http import HttpRequest
 
 from momo.errors import (
@@ -24,7 +23,7 @@ from momo.errors import (
     MomoError,
     TokenError,
 )
-from payments import services
+from payments import ratelimit, selectors, services
 from payments.models import MomoApiUser
 
 TOKEN_SALT = "livesettle.momo.token"
@@ -73,7 +72,7 @@ def user_from_basic(request: HttpRequest) -> MomoApiUser:
     except (binascii.Error, UnicodeDecodeError):
         raise invalid from None
     user_id = parse_user_id(user_part)
-    user = MomoApiUser.objects.filter(id=user_id).first() if user_id else None
+    user = selectors.momo_user(user_id) if user_id else None
     if user is None or not user.api_key_hash:
         raise invalid
     if not hmac.compare_digest(user.api_key_hash, services.momo_key_hash(api_key.strip())):
@@ -114,7 +113,8 @@ def _token_payload(request: HttpRequest, product: str) -> dict:
 
 def user_from_bearer(request: HttpRequest, product: str = COLLECTION) -> MomoApiUser:
     payload = _token_payload(request, product)
-    user = MomoApiUser.objects.filter(id=parse_user_id(str(payload.get("u")))).first()
+    user_id = parse_user_id(str(payload.get("u")))
+    user = selectors.momo_user(user_id) if user_id else None
     if user is None or user.api_key_hash[:KEY_FRAGMENT] != payload.get("k"):
         raise _unauthorized("Access denied due to invalid access token (its API key was replaced).")
     return user
@@ -125,13 +125,7 @@ def check_rate(user: MomoApiUser, bucket: str, per_second: int) -> None:
     if per_second <= 0:
         return
     window = int(time.time())
-    key = f"momo-rate:{bucket}:{user.id}:{window}"
-    cache.add(key, 0, timeout=2)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=2)
-        count = 1
+    count = ratelimit.window_count(f"momo-rate:{bucket}:{user.id}:{window}", timeout=2)
     if count > per_second:
         raise GatewayError(
             429, "", "Rate limit is exceeded. Try again in 1 seconds.", headers={"Retry-After": "1"}

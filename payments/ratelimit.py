@@ -36,18 +36,28 @@ def hit(scope: str, ident: str, rate: Rate) -> int | None:
     now = time.time()
     key = f"ratelimit:{scope}:{ident}:{int(now // rate.seconds)}"
     try:
-        cache.add(key, 0, timeout=rate.seconds + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # the window's key expired between add and incr
-            cache.add(key, 1, timeout=rate.seconds + 1)
-            count = 1
+        count = window_count(key, timeout=rate.seconds + 1)
     except Exception as exc:  # noqa: BLE001 - an unreachable cache must not stop payments
         logger.warning("rate limit not counted (%s: %s)", type(exc).__name__, exc)
         return None
     if count <= rate.count:
         return None
     return max(1, int(rate.seconds - now % rate.seconds))
+
+
+def window_count(key: str, *, timeout: int) -> int:
+    """Count one hit on a fixed window's key (kept `timeout` seconds); the count so far.
+
+    On Redis one round trip (dashboard/cache.py); on another cache Django's add + incr."""
+    counter = getattr(cache, "window_count", None)
+    if counter is not None:
+        return counter(key, timeout)
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window's key expired between add and incr
+        cache.add(key, 1, timeout=timeout)
+        return 1
 
 
 def creator_of(request: Any) -> str | None:
