@@ -9,11 +9,12 @@ from momo.errors import MomoError, already_exists, not_found
 from momo.serializers import api_user_json
 from payments import services
 from payments.models import MomoApiUser
+from payments.selectors import momo_user
 
 
 def _existing_user(user_id: str) -> MomoApiUser:
     parsed = auth.parse_user_id(user_id)
-    user = MomoApiUser.objects.filter(id=parsed).first() if parsed else None
+    user = momo_user(parsed) if parsed else None
     if user is None:
         raise not_found("API user not found.")
     return user

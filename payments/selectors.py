@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from payments import accounts, validation
@@ -92,8 +92,19 @@ def recent_callbacks(limit: int = CALLBACKS_SHOWN) -> list[dict[str, Any]]:
     return [callback_snapshot(d) for d in deliveries]
 
 
+def unique(queryset: QuerySet) -> Any:
+    """The row of a lookup by a unique key, or None, without sorting it: `.first()` adds
+    ORDER BY pk (a slice the model's default ordering), and compiling that ordering cost a
+    MoMo status call and a page's connect a tenth of their CPU (docs/performance.md)."""
+    return next(iter(queryset.order_by()[:1]), None)
+
+
+def momo_user(user_id) -> MomoApiUser | None:
+    return unique(MomoApiUser.objects.filter(id=user_id))
+
+
 def payment_by_reference(reference) -> Payment | None:
-    return Payment.objects.filter(reference=reference).first()
+    return unique(Payment.objects.filter(reference=reference))
 
 
 def payment_snapshot_by_reference(reference) -> dict[str, Any] | None:
@@ -103,7 +114,7 @@ def payment_snapshot_by_reference(reference) -> dict[str, Any] | None:
 
 def momo_payment(user: MomoApiUser, reference) -> Payment | None:
     """An API user sees only its own payments: another user's reference is not found."""
-    return Payment.objects.filter(reference=reference, momo_user=user).first()
+    return unique(Payment.objects.filter(reference=reference, momo_user=user))
 
 
 def momo_balance(user: MomoApiUser, currency: str) -> Decimal:
