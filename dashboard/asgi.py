@@ -19,14 +19,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from django.urls import get_resolver  # noqa: E402
 
-from consumers.auth import auth_stack  # noqa: E402
+from consumers.auth import SessionAuth  # noqa: E402
 from consumers.origin import OriginCheck  # noqa: E402
 from consumers.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": OriginCheck(auth_stack(URLRouter(websocket_urlpatterns))),
+        "websocket": OriginCheck(SessionAuth(URLRouter(websocket_urlpatterns))),
     }
 )
 
