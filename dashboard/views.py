@@ -173,6 +173,7 @@ def momo_context(request: HttpRequest, created: dict[str, str] | None = None) ->
         "momo_users": momo_users(),
         "momo_created": created,
         "momo_reason_formats": MomoApiUser.ReasonFormat.choices,
+        "momo_readings": MomoApiUser.Readings.choices,
     }
 
 
@@ -356,6 +357,7 @@ def momo_client_create(request: HttpRequest) -> HttpResponse:
         user, api_key = services.momo_credentials_create(
             provider_callback_host=request.POST.get("callback_host", "") or "localhost",
             reason_format=request.POST.get("reason_format", "") or MomoApiUser.ReasonFormat.STRING,
+            readings=request.POST.get("readings", "") or MomoApiUser.Readings.PAGES,
             actor=actor_of(request),
         )
     except services.InvalidValue as exc:

@@ -188,7 +188,7 @@ def status_answer(caller: Caller, reference: str, kinds: tuple[str, ...] = ()) -
         # The callback-before-status fault: the callback is out, the status call lags behind.
         payment = copy.copy(payment)
         payment.status = Payment.Status.PROCESSING
-    return JsonResponse(status_json(payment, caller.user.reason_format))
+    return JsonResponse(status_json(payment, caller.user.reason_format, caller.user.readings))
 
 
 # --- the calls every product serves ------------------------------------------------------------
@@ -208,7 +208,8 @@ def delivery_notification(request: HttpRequest, caller: Caller, reference: str) 
     message = parsing.notification_message(request)
     language = parsing.language(request)
     services.payment_notify(payment=payment, message=message, language=language, actor=caller.actor)
-    return HttpResponse(status=200)
+    # MTN's Collections page answers 200; its disbursement capture shows 202 (per API user).
+    return HttpResponse(status=202 if caller.user.readings == MomoApiUser.Readings.CAPTURED else 200)
 
 
 @momo_view("GET")

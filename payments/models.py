@@ -16,11 +16,18 @@ class MomoApiUser(models.Model):
         STRING = "string", "string (live sandbox and production)"
         OBJECT = "object", "object (MTN's swagger)"
 
+    class Readings(models.TextChoices):
+        """Where MTN's API pages and its 2023 sandbox captures disagree (shared/MOMO.md)."""
+
+        PAGES = "pages", "MTN's API pages (notification 200, a deposit's financialTransactionId)"
+        CAPTURED = "captured", "the sandbox captures (notification 202, no financialTransactionId on a deposit)"
+
     id = models.UUIDField(primary_key=True, editable=False)
     provider_callback_host = models.CharField(max_length=255)
     target_environment = models.CharField(max_length=32, default="sandbox")
     api_key_hash = models.CharField(max_length=64, blank=True, default="")
     reason_format = models.CharField(max_length=8, choices=ReasonFormat.choices, default=ReasonFormat.STRING)
+    readings = models.CharField(max_length=8, choices=Readings.choices, default=Readings.PAGES)
     # The float its disbursement and remittance accounts open with in each currency;
     # NULL: MOMO_DEFAULT_FLOAT (`momo_credentials --float`).
     starting_float = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)

@@ -28,7 +28,17 @@ def reason(code: str, reason_format: str) -> str | dict[str, str]:
     return code
 
 
-def status_json(payment: Payment, reason_format: str = MomoApiUser.ReasonFormat.STRING) -> dict[str, Any]:
+def _captured_deposit(payment: Payment, readings: str) -> bool:
+    """MTN's sandbox captures show a SUCCESSFUL deposit without financialTransactionId; its
+    API pages give every SUCCESSFUL transfer one: the API user's `readings` picks."""
+    return readings == MomoApiUser.Readings.CAPTURED and payment.kind == Payment.Kind.DEPOSIT
+
+
+def status_json(
+    payment: Payment,
+    reason_format: str = MomoApiUser.ReasonFormat.STRING,
+    readings: str = MomoApiUser.Readings.PAGES,
+) -> dict[str, Any]:
     """The status body of the payment's own operation: fields by state, as observed on MoMo
     (PENDING has neither financialTransactionId nor reason, SUCCESSFUL has
     financialTransactionId, FAILED has reason). Money in names its `payer`, money out its
@@ -45,7 +55,7 @@ def status_json(payment: Payment, reason_format: str = MomoApiUser.ReasonFormat.
     if payment.kind == Payment.Kind.CASH_TRANSFER:
         body = {**body, **{k: v for k, v in (payment.wire_fields or {}).items() if k not in body}}
     body["status"] = MOMO_STATUS[payment.status]
-    if payment.status == Payment.Status.SUCCESSFUL:
+    if payment.status == Payment.Status.SUCCESSFUL and not _captured_deposit(payment, readings):
         body["financialTransactionId"] = payment.financial_transaction_id
     elif payment.status == Payment.Status.FAILED:
         body["reason"] = reason(payment.reason, reason_format)

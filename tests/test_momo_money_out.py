@@ -244,3 +244,36 @@ def test_it_sends_reason_as_an_object_on_money_out_for_api_users_configured_so(m
     settle_due()
     reason = merchant.get("remittance", f"v2_0/cashtransfer/{reference}").json()["reason"]
     assert reason["code"] == "APPROVAL_REJECTED" and reason["message"]
+
+
+def test_it_follows_the_api_users_readings_where_mtns_sources_disagree(merchant):
+    from payments.models import MomoApiUser
+
+    deposit, _ = merchant.post("disbursement", "v1_0/deposit", TRANSFER_BODY)
+    transfer, _ = merchant.post("disbursement", "v1_0/transfer", TRANSFER_BODY)
+    settle_due()
+    notify = {"notificationMessage": "Your payout is on its way"}
+    pages = merchant.by_product["disbursement"].call("POST", f"/disbursement/v1_0/requesttopay/{deposit}/deliverynotification", json_body=notify)
+    assert pages.status == 200 and "financialTransactionId" in merchant.get("disbursement", f"v1_0/deposit/{deposit}").json()
+
+    MomoApiUser.objects.filter(id=merchant.by_product["disbursement"].user_id).update(readings="captured")
+    captured = merchant.by_product["disbursement"].call("POST", f"/disbursement/v1_0/requesttopay/{deposit}/deliverynotification", json_body=notify)
+    assert captured.status == 202
+    status = merchant.get("disbursement", f"v1_0/deposit/{deposit}").json()
+    assert status["status"] == "SUCCESSFUL" and "financialTransactionId" not in status
+    assert "financialTransactionId" in merchant.get("disbursement", f"v1_0/transfer/{transfer}").json()
+    assert PaymentLog.objects.filter(payment__reference=deposit, event="notified").count() == 2
+
+
+def test_it_provisions_an_api_user_with_its_readings_from_the_command():
+    import re
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from payments.models import MomoApiUser
+
+    out = StringIO()
+    call_command("momo_credentials", "--callback-host", "shop.example", "--readings", "captured", stdout=out)
+    user_id = re.search(r"^API user\b.*:\s+(\S+)$", out.getvalue(), re.MULTILINE).group(1)
+    assert MomoApiUser.objects.get(id=user_id).readings == "captured"

@@ -73,6 +73,7 @@ def momo_user_create(
     provider_callback_host: str,
     target_environment: str = "sandbox",
     reason_format: str = MomoApiUser.ReasonFormat.STRING,
+    readings: str = MomoApiUser.Readings.PAGES,
     starting_float: Decimal | None = None,
     subscription_key: str = "",
     actor: str,
@@ -91,12 +92,15 @@ def momo_user_create(
         raise PaymentError(f"unknown target environment {target_environment!r} (use one of {known})")
     if reason_format not in MomoApiUser.ReasonFormat.values:
         raise PaymentError(f"reason format must be 'string' or 'object', not {reason_format!r}")
+    if readings not in MomoApiUser.Readings.values:
+        raise PaymentError(f"readings must be 'pages' or 'captured', not {readings!r}")
     if starting_float is not None:
         starting_float = check_money(starting_float, field="starting_float")
     with transaction.atomic():
         user = MomoApiUser.objects.create(
             id=user_id, provider_callback_host=provider_callback_host,
             target_environment=target_environment, reason_format=reason_format, starting_float=starting_float,
+            readings=readings,
             owner_key_hash=momo_key_hash(subscription_key) if subscription_key else "",
         )
         currency = settings.MOMO_ENVIRONMENTS[target_environment]
@@ -135,6 +139,7 @@ def momo_credentials_create(
     provider_callback_host: str,
     target_environment: str = "sandbox",
     reason_format: str = MomoApiUser.ReasonFormat.STRING,
+    readings: str = MomoApiUser.Readings.PAGES,
     starting_float: Decimal | None = None,
     actor: str,
 ) -> tuple[MomoApiUser, str]:
@@ -142,7 +147,7 @@ def momo_credentials_create(
     with transaction.atomic():
         user = momo_user_create(
             user_id=uuid.uuid4(), provider_callback_host=provider_callback_host,
-            target_environment=target_environment, reason_format=reason_format,
+            target_environment=target_environment, reason_format=reason_format, readings=readings,
             starting_float=starting_float, actor=actor,
         )
         return user, momo_user_new_key(user=user, actor=actor)

@@ -280,7 +280,9 @@ def _push_balances(moved: list[LedgerAccount], payments: list[Payment]) -> None:
 
 
 def _momo_status(payment: Payment) -> dict[str, Any]:
-    return status_json(payment, payment.momo_user.reason_format) if payment.momo_user_id else status_json(payment)
+    if not payment.momo_user_id:
+        return status_json(payment)
+    return status_json(payment, payment.momo_user.reason_format, payment.momo_user.readings)
 
 
 def _outbox(payments: list[Payment], now: datetime) -> None:

@@ -28,6 +28,9 @@ class Command(SimulatorCommand):
         parser.add_argument("--target-environment", default="sandbox", choices=sorted(settings.MOMO_ENVIRONMENTS))
         parser.add_argument("--reason-format", default="string", choices=MomoApiUser.ReasonFormat.values,
                             help="shape of `reason` on FAILED status: string (live MoMo) or object (MTN's swagger)")
+        parser.add_argument("--readings", default="pages", choices=MomoApiUser.Readings.values,
+                            help="where MTN's sources disagree: pages (its API pages: a delivery notification is 200, "
+                                 "a SUCCESSFUL deposit has financialTransactionId) or captured (its sandbox captures: 202, none)")
         parser.add_argument("--float", dest="starting_float", type=money, metavar="AMOUNT",
                             help="its disbursement and remittance float in each currency (default MOMO_DEFAULT_FLOAT)")
         parser.add_argument("--demo", action="store_true",
@@ -45,7 +48,8 @@ class Command(SimulatorCommand):
         try:
             user, api_key = services.momo_credentials_create(
                 provider_callback_host=options["callback_host"], target_environment=options["target_environment"],
-                reason_format=options["reason_format"], starting_float=options["starting_float"], actor="command",
+                reason_format=options["reason_format"], readings=options["readings"],
+                starting_float=options["starting_float"], actor="command",
             )
         except services.InvalidValue as exc:
             flag = "--callback-host: " if exc.field == "provider_callback_host" else ""
