@@ -67,6 +67,7 @@ QUICK = Plan(
     poll_grace=30.0,  # the smoke test asserts every poll saw its settlement: be patient
     callback_window=3.0,
     callback_burst=500,
+    callback_hung=100,
 )
 
 
