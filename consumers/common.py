@@ -63,7 +63,7 @@ class RenderFromMessage:
     So skip Channels' per-message close_old_connections() thread hop, which a profile
     showed at a third of the server's CPU; the one query, in connect(), goes through
     database_sync_to_async, which closes stale connections itself.
-    (tests/test_framework_patches.py fails if Channels' own dispatch changes.)
+    (tests/domain/test_framework_patches.py fails if Channels' own dispatch changes.)
     """
 
     revoked = False

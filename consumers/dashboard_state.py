@@ -2,7 +2,7 @@
 
 The consumer (consumers/dashboard.py) asks these what a message changes on its page and
 sends what they answer; the stats hub (consumers/stats.py) asks `StatsBook` when to read
-the counters. Tests drive them directly (tests/test_dashboard_state.py).
+the counters. Tests drive them directly (tests/domain/test_dashboard_state.py).
 
 Versions only move forward: a payment's version and a callback's `updated_at` are
 compared before anything is shown, so a late message never replaces a newer state.

@@ -3,7 +3,7 @@
 
 The MoMo views are plain Django views (MoMo's own error shapes, no DRF negotiation), so
 drf-spectacular cannot see them; this postprocessing hook adds their description.
-tests/test_momo_api.py and tests/test_momo_products.py check that every MoMo path is here.
+tests/http/test_momo_api.py and tests/http/test_momo_products.py check that every MoMo path is here.
 """
 
 import re

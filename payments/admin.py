@@ -9,7 +9,7 @@ from payments.models import MomoApiUser, Payment, PaymentLog, SimulatorSettings,
 class ReadOnly:
     """Admin pages only show: every change goes through the services, which log and push it
     (a deletion here would do neither and leave an open checkout page resyncing to nothing).
-    tests/test_admin.py tries add, change, delete and "delete selected" as the operator."""
+    tests/http/test_admin.py tries add, change, delete and "delete selected" as the operator."""
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -37,7 +37,7 @@ def main() -> None:
 
     from payments.models import Payment
     from payments.services import operator_ensure
-    from tests.factories import bulk_due
+    from tests.support.factories import bulk_due
 
     call_command("migrate", interactive=False, verbosity=0)
     operator_ensure()

@@ -1,3 +1,6 @@
+"""Fixtures every level uses. Those of one level only are in that level's conftest.py
+(tests/domain, http, sockets, browser, processes); helpers are in tests/support/."""
+
 import os
 from decimal import Decimal
 
@@ -11,8 +14,8 @@ from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
 from consumers import rendering
-from tests.callback_support import HOST, Receiver
-from tests.dashboard_support import logged_in
+from tests.support.callback_receiver import HOST, Receiver
+from tests.support.clients import logged_in
 
 # Payers in tests are rich unless a test says otherwise (the ledger's tests set the balances
 # they check): most tests pay many times from one number. Child processes inherit it.
@@ -60,40 +63,20 @@ def customer(db):
 
 
 @pytest.fixture
-def operator_api(operator) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(operator)
-    return client
-
-
-@pytest.fixture
-def customer_api(customer) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(customer)
-    return client
-
-
-@pytest.fixture
 def outsider_api() -> APIClient:
     return APIClient()
 
 
 # --- real processes and services --------------------------------------------------------
 
-import os  # noqa: E402
-import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from tests.support import (  # noqa: E402
     CHROMIUM,
-    POSTGRES_ADMIN_URL,
     REDIS_URL,
     DemoServer,
     missing_service,
-    postgres_admin,
 )
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 @pytest.fixture
@@ -152,13 +135,6 @@ def page(browser):
 
 
 @pytest.fixture
-def artifacts() -> Path:
-    """Screenshots and logs the tests save (git ignores this folder)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS
-
-
-@pytest.fixture
 def redis_url() -> str:
     try:
         import redis
@@ -170,20 +146,8 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def postgres_url():
-    """A fresh, empty PostgreSQL database for child processes; dropped afterwards."""
-    admin = postgres_admin()
-    name = f"livesettle_t_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
-
-
-@pytest.fixture
 def receiver():
-    """A real HTTP receiver for MoMo callbacks on a free loopback port (tests.callback_support)."""
+    """A real HTTP receiver for MoMo callbacks on a free loopback port (tests.support.callback_receiver)."""
     server = HTTPServer(host=HOST, port=0, threaded=True)
     server.start()
     yield Receiver(server)

@@ -144,7 +144,7 @@ def endpoints(host: str, port: int) -> list[str]:
     """Daphne's own endpoint for host:port, with Twisted's `backlog` option added.
 
     Daphne has no backlog option (`daphne -e` takes a whole endpoint string), and Twisted
-    endpoint options may come in any order, so one is appended; tests/test_framework_patches.py
+    endpoint options may come in any order, so one is appended; tests/domain/test_framework_patches.py
     parses the result as Twisted does."""
     from daphne.endpoints import build_endpoint_description_strings
 
