@@ -9,6 +9,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -170,6 +171,7 @@ def momo_context(request: HttpRequest, created: dict[str, str] | None = None) ->
     return {
         "momo_base_url": request.build_absolute_uri("/").rstrip("/"),
         "momo_subscription_key": services.momo_subscription_keys()[0],
+        "momo_product_keys": [(p, services.momo_product_subscription_keys(p)[0]) for p in settings.MOMO_PRODUCTS],
         "momo_users": momo_users(),
         "momo_created": created,
         "momo_reason_formats": MomoApiUser.ReasonFormat.choices,

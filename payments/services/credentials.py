@@ -48,13 +48,19 @@ def momo_product_subscription_keys(product: str) -> list[str]:
     return [_kept_key(f".momo-{product}-subscription-key")]
 
 
+_KEPT: dict[str, str] = {}  # path -> key: read once per process (a key is kept for good)
+
+
 def _kept_key(name: str) -> str:
     secret_file = settings.BASE_DIR / name
+    if str(secret_file) in _KEPT:
+        return _KEPT[str(secret_file)]
     try:
         key = secret_file.read_text().strip()
     except FileNotFoundError:
         key = ""
     if key:
+        _KEPT[str(secret_file)] = key
         return key
     key = secrets.token_hex(16)
     try:
