@@ -124,3 +124,59 @@ def test_it_answers_any_request_to_pay_with_202_or_a_momo_shaped_refusal(setting
     request_to_pay()
     # The strategies reach both sides: accepted requests and refusals.
     assert seen.count(202) >= 15 and sum(400 <= s <= 500 for s in seen) >= 15, sorted(set(seen))
+
+
+TRANSFER_BODY = {"amount": "25", "currency": "EUR", "externalId": "payout-1",
+                 "payee": {"partyIdType": "MSISDN", "partyId": "46733123499"}, "payerMessage": "m", "payeeNote": "n"}
+MONEY_OUT = [
+    ("disbursement", "/disbursement/v1_0/transfer"), ("disbursement", "/disbursement/v2_0/deposit"),
+    ("disbursement", "/disbursement/v1_0/refund"), ("remittance", "/remittance/v1_0/transfer"),
+    ("remittance", "/remittance/v2_0/cashtransfer"), ("collection", "/collection/v2_0/requesttowithdraw"),
+]
+money_out_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "amount": amounts,
+        "currency": st.sampled_from(["EUR", "UGX", ""]) | json_values,
+        "payee": payers,
+        "payer": payers,
+        "referenceIdToRefund": st.uuids().map(str) | texts | json_values,
+        "orginatingCountry": texts | json_values,
+        "originalAmount": amounts,
+        "payerIdentificationType": st.sampled_from(["PASS", "pass", "BADGE", ""]) | json_values,
+        "payerEmail": texts | json_values,
+    },
+)
+
+
+def test_it_answers_any_money_out_call_with_202_or_a_momo_shaped_refusal(settings):
+    settings.MOMO_SUBSCRIPTION_KEYS = [SUBSCRIPTION_KEY]
+    settings.MOMO_REQUEST_RATE = 0
+    settings.PAYMENT_CREATE_RATE = "1000000/min"
+    first = DjangoMomoClient(Client()).provision("merchant.example")
+    clients = {}
+    for product in ("collection", "disbursement", "remittance"):
+        clients[product] = DjangoMomoClient(Client())
+        clients[product].user_id, clients[product].api_key = first.user_id, first.api_key
+        clients[product].get_token(product)
+    seen: list[int] = []
+
+    @hypothesis_settings(max_examples=150, deadline=None, derandomize=True, database=None,
+                         suppress_health_check=[HealthCheck.too_slow])
+    @given(path=st.sampled_from(MONEY_OUT), valid=st.booleans(), fields=money_out_fields, raw=st.binary(max_size=100) | st.none())
+    def money_out(path: tuple[str, str], valid: bool, fields: dict, raw: bytes | None) -> None:
+        product, url = path
+        body = {**TRANSFER_BODY, "payer": TRANSFER_BODY["payee"], "referenceIdToRefund": str(uuid.uuid4())}
+        sent = json.dumps(body if valid else {**body, **fields}).encode() if raw is None or valid else raw
+        before = (Payment.objects.count(), PaymentLog.objects.count())
+        answer = clients[product].call("POST", url, raw=sent, X_Reference_Id=str(uuid.uuid4()), X_Target_Environment="sandbox")
+        seen.append(answer.status)
+        assert answer.status == 202 or refused(answer), (url, answer.status, answer.body)
+        if answer.status == 202:
+            assert Payment.objects.count() == before[0] + 1
+        else:
+            assert momo_shaped(answer), answer.body
+            assert (Payment.objects.count(), PaymentLog.objects.count()) == before
+
+    money_out()
+    assert seen.count(202) >= 15 and sum(400 <= s <= 500 for s in seen) >= 15, sorted(set(seen))
