@@ -44,7 +44,7 @@ def test_it_approves_from_the_scanned_phone_and_both_pages_flip_within_a_second(
 
         phone = open_phone(browser, url)
         expect(phone.get_by_role("heading")).to_have_text(re.compile(r"Pay\s*75\.00 EUR\s*to Virunga Treks"))
-        phone.screenshot(path=artifacts / "phone-prompt.png")
+        phone.screenshot(path=artifacts / "phone-prompt-scanned.png")
         phone.get_by_label("PIN").fill("2468")
         phone.get_by_role("button", name="Approve").click()
         expect(phone.get_by_role("heading", name="Payment successful")).to_be_visible(timeout=5_000)

@@ -37,6 +37,10 @@ class Watched:
         page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: self.frames.append(str(payload))))
 
     def _console(self, message: Any) -> None:
+        # The browser's own line for an answered 409/422 (a toast the page shows) is not
+        # trouble; a 404 is (collected from the responses).
+        if message.text.startswith("Failed to load resource"):
+            return
         if message.type == "error" or "Content Security Policy" in message.text:
             self.console.append(message.text)
 
