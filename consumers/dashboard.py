@@ -32,6 +32,10 @@ from regions import payment_row
 logger = logging.getLogger("consumers.dashboard")
 
 
+def _account_key(account: dict[str, Any]) -> tuple[str, str, str]:
+    return account["owner"], account["kind"], account["currency"]
+
+
 class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
     joined = False
     as_json = False
@@ -125,6 +129,7 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             return
         self.rows.load(snapshot["payments"])
         self.callbacks.load(snapshot["callbacks"])
+        self.accounts = {_account_key(a): a for a in snapshot.get("balances", [])}
         await self.send(text_data=frames.snapshot(snapshot, self.room))
 
     async def callbacks_updated(self, event: dict[str, Any]) -> None:
@@ -150,7 +155,14 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         if self.as_json:
             await self.send(text_data=frames.json_message("balances", event["accounts"]))
         elif not self.room:
-            await self.send(text_data=frames.balances(event["accounts"]))
+            # An account the page has no cell for (the first settlement after a reset, a new
+            # API user): the whole panel, from the accounts this socket knows, not a swap
+            # into a cell that is not there (htmx:oobErrorNoTarget).
+            known = getattr(self, "accounts", {})
+            new = any(_account_key(a) not in known for a in event["accounts"])
+            known.update({_account_key(a): a for a in event["accounts"]})
+            self.accounts = known
+            await self.send(text_data=frames.balances_all(list(known.values())) if new else frames.balances(event["accounts"]))
 
     async def payment_updated(self, event: dict[str, Any]) -> None:
         stats.hub().touch()

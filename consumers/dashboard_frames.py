@@ -66,6 +66,11 @@ def snapshot(page: dict[str, Any], room: bool = False) -> str:
     })
 
 
+def balances_all(accounts: list[dict[str, str]]) -> str:
+    """The whole balances panel, when an account appeared that has no cell yet."""
+    return balances_panel.render(accounts, oob=True)
+
+
 def balances(accounts: list[dict[str, str]]) -> str:
     """The balance cells of accounts that moved."""
     return balances_panel.cells(accounts)
