@@ -23,7 +23,7 @@ GATEWAY = [
      "send your product subscription key in Ocp-Apim-Subscription-Key on every call, the token call included"),
     (401, "invalid subscription key", "SUBSCRIPTION_KEY_INVALID",
      "The Ocp-Apim-Subscription-Key is not a key of this server",
-     "use the subscription key LiveSettle was started with (MOMO_SUBSCRIPTION_KEY); a key of another MTN product or environment does not work here"),
+     "use this product's subscription key (MOMO_SUBSCRIPTION_KEY, or MOMO_<PRODUCT>_SUBSCRIPTION_KEY: `manage.py momo_credentials` prints them); a Collections key does not open Disbursements"),
     (429, "rate limit", "RATE_LIMITED",
      "Too many calls: more than this API user's calls per second (or this address's creates)",
      "wait the Retry-After seconds, then back off: at most {status_rate} status reads and {request_rate} other calls per second per API user"),
@@ -48,7 +48,8 @@ FIXES = {
     "invalid_client": "send Authorization: Basic base64(apiUserId:apiKey) with the API user's current key; a lost key is replaced with POST /v1_0/apiuser/{{id}}/apikey",
 }
 UNAUTHORIZED = [
-    ("missing access token", "get one from POST /collection/token/ and send it as Authorization: Bearer <token>"),
+    ("missing access token", "get one from the product's POST /<product>/token/ (e.g. /collection/token/) and send it as Authorization: Bearer <token>"),
+    ("issued for", "each product issues its own tokens: fetch one from this product's POST /<product>/token/"),
     ("expired", "fetch a new token before expires_in runs out (reuse one token until then, do not fetch one per call)"),
     ("api key was replaced", "a new API key retires its old tokens: fetch a new token with the new key"),
     ("invalid access token", "send the access_token exactly as POST /collection/token/ answered it, after 'Bearer '"),

@@ -26,6 +26,7 @@ logger = logging.getLogger("payments.inspector")
 FLUSH_AT = 500  # rows waiting: flush now rather than at the next tick
 PUSH_MAX = 100  # calls per push (an inspector page shows the latest 100)
 WARN_EVERY = 10.0  # seconds between two "dropped" warnings
+PRUNE_EVERY = 1.0  # seconds between two applications of the caps by a flushing thread
 
 _lock = threading.Lock()
 _buffer: list[dict[str, Any]] = []
@@ -34,6 +35,8 @@ _thread: threading.Thread | None = None
 _owner_pid = 0
 _dropped = 0
 _last_warning = 0.0
+_last_prune = 0.0
+_unpruned: set[Any] = set()  # API users written since the caps were last applied
 
 
 def record(row: dict[str, Any], *, inline: bool = True) -> None:
@@ -80,11 +83,20 @@ def flush() -> int:
 
 
 def write(rows: list[dict[str, Any]]) -> int:
-    """One INSERT for `rows`, the caps, then one push. A failure drops the rows, logged."""
+    """One INSERT for `rows`, the caps, then one push. A failure drops the rows, logged.
+
+    The caps are applied with every write when writes are synchronous, else at most once
+    per PRUNE_EVERY (a table may hold a second's calls more than the caps meanwhile)."""
+    global _last_prune
+    _unpruned.update(row.get("api_user") for row in rows)
+    due = settings.INSPECTOR_FLUSH_SECONDS <= 0 or time.monotonic() - _last_prune >= PRUNE_EVERY
     try:
         with transaction.atomic():
             made = ApiCall.objects.bulk_create([ApiCall(**row) for row in rows])
-            prune({row.get("api_user") for row in rows})
+            if due:
+                prune(set(_unpruned))
+                _unpruned.clear()
+                _last_prune = time.monotonic()
     except Exception as exc:
         logger.warning("%d calls not recorded (%s): %s", len(rows), type(exc).__name__, exc)
         return 0
