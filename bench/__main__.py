@@ -37,6 +37,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--embedded", action="store_true", help="SQLite + in-memory layer even if Redis and PostgreSQL answer")
     parser.add_argument("--waiting", default=None, help="comma-separated numbers of waiting checkouts for the push runs (default 100,1000,5000)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the process logs and client results of a successful run")
+    parser.add_argument("--no-inspector", action="store_true",
+                        help="every server with the integration inspector off (INSPECTOR_ENABLED=0); no inspector cost run")
     parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(PHASES)
@@ -151,6 +153,11 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
                 second = stack.start_extra_server()
                 results["momo_two"] = phases.momo_run(stack, workdir, plan, ports=[stack.port, second])
                 stack.stop()
+            if args.no_inspector:
+                results["skipped"]["the inspector's cost"] = "--no-inspector: recording was off on every server"
+            else:
+                step(f"MoMo API: request to pay with the inspector off, then on, {plan.momo_window:g} s each")
+                results["inspector"] = phases.inspector_run(stack, workdir, plan)
         if "callbacks" in only:
             results["callbacks"] = callbacks(stack, services, plan, step)
     finally:
@@ -225,6 +232,8 @@ def close_connections() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.no_inspector:
+        os.environ["INSPECTOR_ENABLED"] = "0"  # the servers' environment comes from this one
     began = time.monotonic()
     load_before = [round(x, 2) for x in os.getloadavg()]
     fds = raise_open_files_limit()

@@ -445,6 +445,35 @@ def momo_run(stack: Stack, workdir: Path, plan: Plan, ports: list[int] | None = 
             "payments_created": control.momo_payment_count() - before}
 
 
+def inspector_run(stack: Stack, workdir: Path, plan: Plan) -> dict[str, Any]:
+    """Request to pay with the integration inspector off (INSPECTOR_ENABLED=0) and on
+    (every call recorded, as in the rest of the run), alternated twice, each window on a
+    fresh server: its cost in server CPU per answered request (what bounds throughput on a
+    saturated server, and what a busy neighbour disturbs least) and in throughput; of each
+    pair the window with the lower CPU per request counts."""
+    from bench import floors
+
+    runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+    for label in ("off", "on", "on", "off"):
+        stack.extra_env = {"INSPECTOR_ENABLED": "1" if label == "on" else "0"}
+        stack.start_server()
+        try:
+            control.http_get(stack.port, floors.MINIMAL_HTTP)  # the URLConf's import: not measured
+            run = _momo_window(stack, workdir, plan, "rtp", control.momo_tokens(plan.momo_users), [])
+            run.pop("accepted")
+            runs[label].append(run)
+        finally:
+            stack.stop()
+            stack.extra_env = {}
+    on, off = (min(runs[label], key=lambda r: r["cpu_ms_per_request"] or float("inf")) for label in ("on", "off"))
+    cpu_on, cpu_off = on.get("cpu_ms_per_request"), off.get("cpu_ms_per_request")
+    return {
+        "on": on, "off": off,
+        "throughput_cost_pct": round(100 * (1 - on["requests_per_s"] / off["requests_per_s"]), 1) if off["requests_per_s"] else None,
+        "cpu_cost_pct": round(100 * (cpu_on / cpu_off - 1), 1) if cpu_on and cpu_off else None,
+    }
+
+
 # --- 7: MoMo callbacks ------------------------------------------------------------------
 
 

@@ -186,9 +186,10 @@ class Stack:
     workers: list[Child] = field(default_factory=list)
     extra_servers: list[Child] = field(default_factory=list)
     port: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)  # for the servers started next
 
     def env(self) -> dict[str, str]:
-        return self.services.env(CHANNEL_LAYER=self.layer)
+        return self.services.env(CHANNEL_LAYER=self.layer, **self.extra_env)
 
     def start_server(self, port: int | None = None) -> Child:
         """The server, on a fresh port (or `port`: a restart in front of the same clients)."""
