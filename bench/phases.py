@@ -41,6 +41,7 @@ class Plan:
     momo_concurrency: int = 16  # requests in flight
     momo_users: int = 4  # API users the load is spread over
     momo_two_servers: bool = True  # the MoMo phase again on two Daphne processes
+    inspector_order: tuple[str, ...] = ("off", "on", "on", "off")  # request-to-pay windows, recording off/on
     callback_rate: float = 100.0
     callback_window: float = 10.0  # seconds of settling at callback_rate per run
     callback_burst: int = 4000  # due at once, drained by two workers
@@ -64,6 +65,7 @@ QUICK = Plan(
     momo_window=2.0,
     momo_concurrency=8,
     momo_two_servers=False,
+    inspector_order=("off", "on"),
     poll_grace=30.0,  # the smoke test asserts every poll saw its settlement: be patient
     callback_window=3.0,
     callback_burst=500,
@@ -447,14 +449,14 @@ def momo_run(stack: Stack, workdir: Path, plan: Plan, ports: list[int] | None = 
 
 def inspector_run(stack: Stack, workdir: Path, plan: Plan) -> dict[str, Any]:
     """Request to pay with the integration inspector off (INSPECTOR_ENABLED=0) and on
-    (every call recorded, as in the rest of the run), alternated twice, each window on a
-    fresh server: its cost in server CPU per answered request (what bounds throughput on a
+    (every call recorded, as in the rest of the run), in `plan.inspector_order` (off, on,
+    on, off; once each in --quick), each window on a fresh server: its cost in server CPU per answered request (what bounds throughput on a
     saturated server, and what a busy neighbour disturbs least) and in throughput; of each
     pair the window with the lower CPU per request counts."""
     from bench import floors
 
     runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
-    for label in ("off", "on", "on", "off"):
+    for label in plan.inspector_order:
         stack.extra_env = {"INSPECTOR_ENABLED": "1" if label == "on" else "0"}
         stack.start_server()
         try:
