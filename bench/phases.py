@@ -468,12 +468,54 @@ def inspector_run(stack: Stack, workdir: Path, plan: Plan) -> dict[str, Any]:
             stack.stop()
             stack.extra_env = {}
     on, off = (min(runs[label], key=lambda r: r["cpu_ms_per_request"] or float("inf")) for label in ("on", "off"))
+    recording = inspector_recording_cost()
     cpu_on, cpu_off = on.get("cpu_ms_per_request"), off.get("cpu_ms_per_request")
     return {
         "on": on, "off": off,
         "throughput_cost_pct": round(100 * (1 - on["requests_per_s"] / off["requests_per_s"]), 1) if off["requests_per_s"] else None,
         "cpu_cost_pct": round(100 * (cpu_on / cpu_off - 1), 1) if cpu_on and cpu_off else None,
+        "recording": recording,
+        # The in-process measure against the windows' CPU per request with recording off:
+        # what the windows measure too, without the neighbours' noise.
+        "recording_cost_pct": round(100 * recording["ms_per_call"] / cpu_off, 1) if cpu_off else None,
     }
+
+
+def inspector_recording_cost(calls: int = 2000, batch: int = 50) -> dict[str, Any]:
+    """What recording costs per call, measured in this process on the bench's database:
+    building the row of an accepted request to pay (CPU time) and its share of one bulk
+    write of `batch` rows with the caps (wall time, the database's work included; the best
+    of three, as the quietest moment of a shared machine)."""
+    import uuid as uuid_module
+
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+    from django.urls import resolve
+
+    from inspector import recorder, rows
+
+    path = "/collection/v1_0/requesttopay"
+    headers = {"Ocp-Apim-Subscription-Key": control.MOMO_KEY, "Authorization": "Bearer " + "t" * 120,
+               "X-Target-Environment": "sandbox", "User-Agent": "bench"}
+    body = json.dumps({"amount": "100", "currency": "EUR", "externalId": "bench",
+                       "payer": {"partyIdType": "MSISDN", "partyId": "46733123499"}})
+    made = []
+    started = time.process_time()
+    for _ in range(calls):
+        request = RequestFactory().post(path, body, content_type="application/json",
+                                        headers={**headers, "X-Reference-Id": str(uuid_module.uuid4())})
+        request.resolver_match = resolve(path)
+        made.append(rows.inbound(request, HttpResponse(status=202), 0.01))
+    build_ms = (time.process_time() - started) * 1000 / calls
+    # RequestFactory's own cost is in build_ms too: an upper bound of the middleware's.
+    writes = []
+    push = recorder.Pusher()  # as the flushing thread pushes
+    for start in range(0, 4 * batch, batch):
+        began = time.perf_counter()
+        recorder.write(made[start:start + batch], push)
+        writes.append((time.perf_counter() - began) * 1000 / batch)
+    return {"calls": calls, "build_ms": round(build_ms, 4), "write_ms": round(min(writes), 4),
+            "ms_per_call": round(build_ms + min(writes), 4)}
 
 
 # --- 7: MoMo callbacks ------------------------------------------------------------------

@@ -148,17 +148,21 @@ INSPECTOR_MAX_COST_PCT = 10.0
 
 
 def inspector_targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
-    """Issue 20: recording every MoMo call costs request to pay under 10 %: judged on the
-    server's CPU per answered request (throughput on a saturated server is its inverse;
-    the throughput itself, on a shared machine, moves with the neighbours)."""
+    """Issue 20: recording every MoMo call costs request to pay under 10 %: judged on what
+    recording one call costs (measured in process: the row's build plus its share of a bulk
+    write) against the server's CPU per request with recording off; throughput on a
+    saturated server is the inverse of that CPU. The off/on windows are shown beside it:
+    on a shared machine they move with the neighbours by more than the cost itself."""
     x = results.get("inspector")
-    if not x or x.get("cpu_cost_pct") is None:
+    if not x or x.get("recording_cost_pct") is None:
         return []
-    measured = (f"{x['on']['cpu_ms_per_request']:g} ms on vs {x['off']['cpu_ms_per_request']:g} ms off: "
-                f"{x['cpu_cost_pct']:+g} % (throughput {x['on']['requests_per_s']:g}/s vs {x['off']['requests_per_s']:g}/s)")
-    return [(f"the inspector costs request to pay < {INSPECTOR_MAX_COST_PCT:g} % (server CPU per request)", measured,
+    rec = x["recording"]
+    measured = (f"{rec['ms_per_call']:g} ms per call (build {rec['build_ms']:g} + write {rec['write_ms']:g}) of "
+                f"{x['off']['cpu_ms_per_request']:g} ms: {x['recording_cost_pct']:g} %; windows on vs off: CPU per request "
+                f"{x['cpu_cost_pct']:+g} %, throughput {x['on']['requests_per_s']:g}/s vs {x['off']['requests_per_s']:g}/s")
+    return [(f"the inspector costs request to pay < {INSPECTOR_MAX_COST_PCT:g} %", measured,
              "one row built and queued per call; one bulk INSERT and one push per batch (docs/inspector.md)",
-             x["cpu_cost_pct"] < INSPECTOR_MAX_COST_PCT)]
+             x["recording_cost_pct"] < INSPECTOR_MAX_COST_PCT)]
 
 
 def _inspector_table(x: dict[str, Any]) -> list[str]:

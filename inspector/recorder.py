@@ -7,6 +7,7 @@ inspector pages. INSPECTOR_FLUSH_SECONDS=0 writes each row at once instead (the 
 Nothing here raises into a caller: a full buffer or a failed write is logged and skipped.
 """
 
+import asyncio
 import atexit
 import logging
 import os
@@ -37,6 +38,7 @@ _dropped = 0
 _last_warning = 0.0
 _last_prune = 0.0
 _unpruned: set[Any] = set()  # API users written since the caps were last applied
+_server_loop: asyncio.AbstractEventLoop | None = None  # the ASGI server's, seen from a request thread
 
 
 def record(row: dict[str, Any], *, inline: bool = True) -> None:
@@ -58,6 +60,7 @@ def record(row: dict[str, Any], *, inline: bool = True) -> None:
             waiting = len(_buffer)
         if at_once:
             return
+        _note_server_loop()
         _ensure_thread()
         if waiting >= FLUSH_AT:
             _wake.set()
@@ -74,15 +77,43 @@ def _drop(count: int) -> None:
         _last_warning = now
 
 
-def flush() -> int:
+def flush(push: "Pusher | None" = None) -> int:
     """Write what waits in this process's buffer now; the number of rows written."""
     with _lock:
         rows = _buffer[:]
         _buffer.clear()
-    return write(rows) if rows else 0
+    return write(rows, push) if rows else 0
 
 
-def write(rows: list[dict[str, Any]]) -> int:
+def _note_server_loop() -> None:
+    """The ASGI server's event loop, as asgiref records it for a request's thread: pushes
+    go through it (the in-memory layer is not thread-safe; Redis keeps its connection)."""
+    global _server_loop
+    if _server_loop is None:
+        from asgiref.sync import SyncToAsync
+
+        _server_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+
+
+class Pusher:
+    """Pushes from the flushing thread: on the server's event loop when there is one, else
+    on one loop of its own kept open, so the channel layer keeps one connection (a new
+    loop per push would connect to Redis every time)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __call__(self, batch: list[events.Event]) -> None:
+        try:
+            if _server_loop is not None and _server_loop.is_running():
+                asyncio.run_coroutine_threadsafe(events.send_now(batch), _server_loop).result(timeout=5)
+            else:
+                self.loop.run_until_complete(events.send_now(batch))
+        except Exception as exc:  # the rows stand; open pages see them on their next load
+            logger.warning("inspector push failed (%s): %s", type(exc).__name__, exc)
+
+
+def write(rows: list[dict[str, Any]], push: "Pusher | None" = None) -> int:
     """One INSERT for `rows`, the caps, then one push. A failure drops the rows, logged.
 
     The caps are applied with every write when writes are synchronous, else at most once
@@ -101,7 +132,7 @@ def write(rows: list[dict[str, Any]]) -> int:
         logger.warning("%d calls not recorded (%s): %s", len(rows), type(exc).__name__, exc)
         return 0
     if all(call.pk for call in made):
-        events.send_events(events.calls_recorded([snapshot(call) for call in made[-PUSH_MAX:]]))
+        (push or events.send_events)(events.calls_recorded([snapshot(call) for call in made[-PUSH_MAX:]]))
     return len(made)
 
 
@@ -158,11 +189,12 @@ def _ensure_thread() -> None:
 
 def _run() -> None:
     """Until writes turn synchronous (INSPECTOR_FLUSH_SECONDS=0: a test's settings)."""
+    push = Pusher()
     while settings.INSPECTOR_FLUSH_SECONDS > 0:
         _wake.wait(settings.INSPECTOR_FLUSH_SECONDS)
         _wake.clear()
         try:
-            flush()
+            flush(push)
         finally:
             connections.close_all()  # this thread's connection goes back (to the pool)
 
