@@ -11,8 +11,8 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser_support import log_in
-from tests.momo_support import SUBSCRIPTION_KEY, HttpMomoClient
+from tests.support.pages import log_in
+from tests.support.momo_client import SUBSCRIPTION_KEY, HttpMomoClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
