@@ -114,10 +114,19 @@ def status() -> dict[str, str]:
     return {kind: r.label for kind, r in _running.items() if not r.task.done()}
 
 
+_listed: tuple[tuple, list] = ((), [])  # (the bundled files' mtimes, their listing)
+
+
+def listing() -> list[tuple[str, dict[str, Any]]]:
+    """The bundled scenarios, read again only when a file changed (each push lists them)."""
+    global _listed
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(scenarios.BUNDLED.iterdir()))
+    if stamp != _listed[0]:
+        found = [(key, {"name": s.name, "description": s.description, "payments": s.payments}) for key, s in scenarios.bundled()]
+        _listed = (stamp, found)
+    return _listed[1]
+
+
 def state() -> dict[str, Any]:
     """The dashboard's Scenarios panel (regions/presenter_panel.py): what can play, what runs."""
-    listed = [
-        (key, {"name": s.name, "description": s.description, "payments": s.payments})
-        for key, s in scenarios.bundled()
-    ]
-    return {"scenarios": listed, "playing": status()}
+    return {"scenarios": listing(), "playing": status()}
