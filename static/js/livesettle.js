@@ -8,7 +8,9 @@
 // sends the snapshot first). Whenever it is not live for FALLBACK_AFTER_MS (a socket that
 // never opens, opens but never delivers, or keeps dropping) the page polls its status
 // fragment instead, until a socket is live again or the payment is final. At a final
-// status nothing can change any more, so the page drops its socket and poller ("done").
+// status nothing can change any more, so the page drops its socket and poller ("done"),
+// unless the status region says money may still move (data-open: a successful payment
+// that can still be refunded, whose page then shows the refund live).
 (function () {
   "use strict";
 
@@ -57,7 +59,7 @@
 
   function isFinal() {
     var el = statusElement();
-    return !!(el && FINAL[el.dataset.status]);
+    return !!(el && FINAL[el.dataset.status] && el.dataset.open !== "true");
   }
 
   function currentVersion() {

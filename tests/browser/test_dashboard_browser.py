@@ -95,7 +95,8 @@ def test_it_answers_the_losing_click_with_already_settled(start_demo, browser):
         row.get_by_role("button", name="Fail").click()
         expect(page.locator("#toasts")).to_contain_text("is already settled (successful); nothing changed.")
         expect(row.locator("[data-badge]")).to_have_text("successful")  # the answer carries the winner's row
-        expect(row.get_by_role("button")).to_have_count(0)
+        # No more Succeed / Fail: a successful payment offers only its Refund.
+        expect(row.get_by_role("button")).to_have_text(["Refund"])
         payment.refresh_from_db()
         assert (payment.status, payment.version) == ("successful", 2)
     finally:
