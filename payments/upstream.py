@@ -6,7 +6,9 @@ timers in memory. A due payment is leased (services.payment_lease_upstream: a
 compare-and-set, SKIP LOCKED on PostgreSQL), called for off the ORM thread, and its answer
 recorded through the services:
 
-- not yet submitted: request to pay (X-Reference-Id = its reference). Accepted (202, or 409
+- not yet submitted: request to pay (X-Reference-Id = its reference); a refund of an
+  upstream payment: Disbursement refund (`referenceIdToRefund` = the refunded one's), its
+  status from the refund status call, on the same schedule. Accepted (202, or 409
   on a retry) -> first status check in 2 s; a definite refusal -> failed with the
   upstream's code; no definite answer -> the same request again after 1, 2, 4 … 60 s.
 - submitted: the status. SUCCESSFUL / FAILED settle it; PENDING (or no answer) -> checked
@@ -75,6 +77,8 @@ def call(payment: Payment) -> Answer:
     """The HTTP side of one leased payment; touches no database (runs on a pool thread)."""
     reference = str(payment.reference)
     try:
+        if payment.kind == Payment.Kind.REFUND:
+            return _refund_call(payment, reference)
         if payment.upstream_submitted_at is None:
             momo.request_to_pay(
                 reference=reference,
@@ -95,6 +99,19 @@ def call(payment: Payment) -> Answer:
         return Answer("unknown", error=str(exc))
     except momo.UpstreamUnavailable as exc:
         return Answer("unavailable", error=str(exc))
+
+
+def _refund_call(payment: Payment, reference: str) -> Answer:
+    """A refund of an upstream payment goes upstream too, as a Disbursement refund naming
+    the refunded payment's reference (loaded with the lease: no query on this thread)."""
+    if payment.upstream_submitted_at is None:
+        momo.refund(
+            reference=reference, amount=payment.amount, currency=payment.currency,
+            external_id=payment.external_id or reference, reference_to_refund=str(payment.refund_of.reference),
+            callback_url=callback_url(reference), payer_message=payment.payer_message, payee_note=payment.payee_note,
+        )
+        return Answer("accepted")
+    return Answer("status", status=momo.refund_status(reference))
 
 
 def record(payment: Payment, answer: Answer, *, actor: str) -> bool:

@@ -6,6 +6,11 @@ A file has a `name`, optional `description`, `seed` and `settings` (applied at t
   normal service (`count` of them spread evenly `over` seconds; no phone: a random ordinary
   number from the seeded generator);
 - `force`: {outcome, reason?}: the newest of the scenario's payments still processing;
+- `refund`: {amount?}: a cancellation: the newest of the scenario's successful bookings
+  with something left to refund gives back `amount` (default: all that is left), through
+  `payment_refund`, paid from the house's disbursement float;
+- `transfer`: {phone?, amount?, currency?, count?, over?}: a payout from the house's
+  disbursement float to a payee (`phone`, else a random ordinary number);
 - `settings`: any live setting (timeout_seconds, success_rate, paused, expiry_seconds,
   approval_mode), through `settings_update`;
 - `callbacks`: global MoMo callback settings and faults (drop_rate, delay_seconds,
@@ -33,6 +38,7 @@ from typing import Any
 import yaml
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
+from django.db.models import F
 
 from payments import callbacks, outcomes, services, validation
 from payments.models import Payment
@@ -47,7 +53,7 @@ ORDINARY_PHONES = [f"4673312{n:04d}" for n in range(3470, 3500)]  # never a sand
 SETTING_NAMES = set(services.SETTING_CHECKS)
 
 
-ACTIONS = ("create", "force", "settings", "callbacks")
+ACTIONS = ("create", "force", "settings", "callbacks", "refund", "transfer")
 
 
 class ScenarioError(ValueError):
@@ -72,7 +78,7 @@ class Scenario:
 
     @property
     def payments(self) -> int:
-        return sum(s.args["count"] for s in self.steps if s.action == "create")
+        return sum(s.args["count"] for s in self.steps if s.action in ("create", "transfer"))
 
 
 # --- loading and validation -----------------------------------------------------------------
@@ -195,6 +201,24 @@ def _force(value: Any, where: str) -> dict[str, Any]:
     return {"outcome": outcome}
 
 
+def _refund(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict) or set(value) - {"amount"}:
+        raise ScenarioError(f"{where}: must be a mapping with at most an `amount`")
+    try:
+        amount = validation.clean_amount(value["amount"]) if "amount" in value else None
+    except ValidationError as exc:
+        raise ScenarioError(f"{where}: {exc.messages[0]}") from None
+    return {"amount": amount}
+
+
+def _transfer(value: Any, where: str) -> dict[str, Any]:
+    if isinstance(value, dict) and "booking" in value:
+        raise ScenarioError(f"{where}: unknown field 'booking'")
+    return _create(value, where)
+
+
 def _step(raw: Any, where: str) -> Step:
     if not isinstance(raw, dict) or "at" not in raw:
         raise ScenarioError(f"{where}: each step needs `at` (seconds) and one action")
@@ -206,7 +230,8 @@ def _step(raw: Any, where: str) -> Step:
     if len(actions) != 1:
         raise ScenarioError(f"{where}: exactly one of {', '.join(ACTIONS)}")
     action = actions[0]
-    check = {"create": _create, "force": _force, "settings": _settings, "callbacks": _callbacks}[action]
+    check = {"create": _create, "force": _force, "settings": _settings, "callbacks": _callbacks,
+             "refund": _refund, "transfer": _transfer}[action]
     args = check(raw[action], f"{where}.{action}")
     return Step(at, action, args if action != "settings" else {"changes": args})
 
@@ -269,7 +294,7 @@ def bundled() -> list[tuple[str, Scenario]]:
 class _Due:
     at: float
     order: int
-    kind: str = field(compare=False)  # create | force | settings | callbacks | settle
+    kind: str = field(compare=False)  # an action (create, refund, transfer, ...) or settle
     args: dict[str, Any] = field(compare=False)
 
 
@@ -291,11 +316,11 @@ class Player:
         self.settings = SettingsOverride(self.actor)  # restored by finish()
         self._order = 0
         for step in scenario.steps:
-            if step.action == "create":
+            if step.action in ("create", "transfer"):
                 args = step.args
                 for i in range(args["count"]):
                     offset = args["over"] * i / args["count"] if args["count"] > 1 else 0
-                    self._push(step.at + offset, "create", args)
+                    self._push(step.at + offset, step.action, args)
             else:
                 self._push(step.at, step.action, step.args)
 
@@ -336,21 +361,50 @@ class Player:
     def _create(self, due: _Due) -> None:
         args = due.args
         phone = args["phone"] or self.rng.choice(ORDINARY_PHONES)
-        config = simulator_settings()
         payment = services.payment_create(
             amount=args["amount"], currency=args["currency"], phone_number=phone,
             booking_details=args["booking"], actor=self.actor, scripted=True,
         )
+        self._decide(payment, due.at)
+
+    def _transfer(self, due: _Due) -> None:
+        """A payout from the house's disbursement float, settled like any payment."""
+        args = due.args
+        phone = args["phone"] or self.rng.choice(ORDINARY_PHONES)
+        payment = services.payment_create(
+            amount=args["amount"], currency=args["currency"], phone_number=phone,
+            kind=Payment.Kind.TRANSFER, actor=self.actor, scripted=True,
+        )
+        self._decide(payment, due.at)
+
+    def _refund(self, due: _Due) -> None:
+        """A cancellation: the newest successful booking with something left gives it back."""
+        booked = Payment.objects.filter(
+            pk__in=self.created, kind=Payment.Kind.REQUEST_TO_PAY, status=Payment.Status.SUCCESSFUL,
+            refunded_amount__lt=F("amount"),
+        ).order_by("-id").first()
+        if booked is None:
+            return
+        amount = min(due.args["amount"] or booked.amount, booked.amount - booked.refunded_amount)
+        try:
+            refund = services.payment_refund(payment=booked, amount=amount, actor=self.actor, strict=True, scripted=True)
+        except services.PaymentError as exc:
+            logger.info("scenario refund skipped: %s", exc)
+            return
+        self._decide(refund, due.at)
+
+    def _decide(self, payment: Payment, at: float) -> None:
+        """Its outcome, drawn now in creation order (the sequence depends on the seed and the
+        file only), and when it settles in scenario time."""
+        config = simulator_settings()
         self.created.append(payment.pk)
-        # Drawn now, in creation order: the sequence depends on the seed and the file only.
-        outcome = outcomes.decide(phone, rng=self.rng, success_rate=config.success_rate)
-        self.decided[payment.pk] = outcome
-        if config.approval_mode == "phone" and not outcomes.is_test_number(phone):
-            return  # left to its payer (or expiry), as in phone mode
-        if phone == outcomes.PENDING_NUMBER:
-            return  # never answers; expiry ends it
-        delay = config.timeout_seconds * (2 if phone == outcomes.ONGOING_NUMBER else 1)
-        self._push(due.at + delay, "settle", {"payment_id": payment.pk})
+        case = {"kind": payment.kind, "external_id": payment.external_id}
+        self.decided[payment.pk] = outcomes.decide(payment.phone_number, rng=self.rng, success_rate=config.success_rate, **case)
+        settle_at = outcomes.settle_at_for(payment.phone_number, payment.created_at, config.timeout_seconds,
+                                           approval_mode=config.approval_mode, **case)
+        if settle_at is None:
+            return  # left to its payer (phone mode), or never answers: expiry ends it
+        self._push(at + (settle_at - payment.created_at).total_seconds(), "settle", {"payment_id": payment.pk})
 
     def _settle(self, due: _Due) -> None:
         payment_id = due.args["payment_id"]

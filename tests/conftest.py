@@ -161,3 +161,4 @@ def _fresh_upstream_token():
     from payments.providers import momo
 
     momo.tokens = momo.TokenCache()
+    momo.disbursement_tokens = momo.TokenCache("disbursement")

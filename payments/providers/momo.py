@@ -132,7 +132,8 @@ def _report(method: str, path: str, kwargs: dict[str, Any], response: httpx.Resp
     calls.outbound_report(
         direction="upstream", operation=_operation(path), method=method, url=_url(path),
         status=response.status_code if response is not None else None, latency_ms=seconds * 1000,
-        reference=headers.get("X-Reference-Id") or path.rstrip("/").rpartition("/")[2] if "requesttopay" in path else "",
+        reference=headers.get("X-Reference-Id") or path.rstrip("/").rpartition("/")[2]
+        if "requesttopay" in path or "/refund" in path else "",
         request_headers=headers, request_body=body,
         response_body=response.text[:4096] if response is not None else "", error=error,
     )
@@ -141,7 +142,9 @@ def _report(method: str, path: str, kwargs: dict[str, Any], response: httpx.Resp
 def _operation(path: str) -> str:
     if path.endswith("/token/"):
         return "token"
-    return "requesttopay" if path.endswith("/requesttopay") else "status"
+    if path.endswith("/requesttopay") or path.endswith("/refund"):
+        return path.rpartition("/")[2]
+    return "status"
 
 
 def _error_code(response: httpx.Response) -> tuple[str, str]:
@@ -163,9 +166,11 @@ def _error_code(response: httpx.Response) -> tuple[str, str]:
 
 
 class TokenCache:
-    """The process's bearer token: one fetch at a time, reused until shortly before it expires."""
+    """The process's bearer token for one product (a MoMo token is good only for the product
+    that issued it): one fetch at a time, reused until shortly before it expires."""
 
-    def __init__(self) -> None:
+    def __init__(self, product: str = "collection") -> None:
+        self.product = product
         self._lock = threading.Lock()
         self._token = ""
         self._refresh_at = 0.0  # time.monotonic() after which a new token is fetched
@@ -204,7 +209,7 @@ class TokenCache:
         basic = base64.b64encode(f"{settings.MOMO_UPSTREAM_API_USER}:{settings.MOMO_UPSTREAM_API_KEY}".encode())
         response = _send(
             "POST",
-            "/collection/token/",
+            f"/{self.product}/token/",
             headers={
                 "Authorization": f"Basic {basic.decode()}",
                 "Ocp-Apim-Subscription-Key": settings.MOMO_UPSTREAM_SUBSCRIPTION_KEY,
@@ -235,12 +240,16 @@ def _credentials_problem(response: httpx.Response) -> str:
 
 
 tokens = TokenCache()
+disbursement_tokens = TokenCache("disbursement")  # refunds of upstream payments
 
 
-def _product_call(method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
-    """A Collections call with the shared token; a refused token is replaced once."""
+def _product_call(
+    method: str, path: str, *, headers: dict[str, str] | None = None, cache: TokenCache | None = None, **kwargs: Any
+) -> httpx.Response:
+    """A product call with that product's shared token; a refused token is replaced once."""
+    cache = cache or tokens
     for attempt in (1, 2):
-        token = tokens.get()
+        token = cache.get()
         response = _send(
             method,
             path,
@@ -254,7 +263,7 @@ def _product_call(method: str, path: str, *, headers: dict[str, str] | None = No
         )
         if response.status_code != 401:
             return response
-        tokens.invalidate(token)
+        cache.invalidate(token)
     raise CredentialsRefused(_credentials_problem(response))
 
 
@@ -287,7 +296,28 @@ def request_to_pay(
         "payeeNote": payee_note or f"LiveSettle {reference}",
     }
     headers = {"X-Reference-Id": reference, "X-Callback-Url": callback_url}
-    response = _product_call("POST", "/collection/v1_0/requesttopay", headers=headers, json=body)
+    _submit(_product_call("POST", "/collection/v1_0/requesttopay", headers=headers, json=body))
+
+
+def refund(
+    *, reference: str, amount: Decimal, currency: str, external_id: str, reference_to_refund: str,
+    callback_url: str, payer_message: str = "", payee_note: str = "",
+) -> None:
+    """Ask the upstream to refund one of its requests to pay (Disbursement refund v1)."""
+    body = {
+        "amount": _amount(amount),
+        "currency": currency,
+        "externalId": external_id,
+        "payerMessage": payer_message or "LiveSettle refund",
+        "payeeNote": payee_note or f"LiveSettle {reference}",
+        "referenceIdToRefund": reference_to_refund,
+    }
+    headers = {"X-Reference-Id": reference, "X-Callback-Url": callback_url}
+    _submit(_product_call("POST", "/disbursement/v1_0/refund", headers=headers, json=body, cache=disbursement_tokens))
+
+
+def _submit(response: httpx.Response) -> None:
+    """A write call's answer: accepted (202, or 409: an earlier try arrived), else why not."""
     if response.status_code in (202, 409):
         return
     code, message = _error_code(response)
@@ -303,7 +333,14 @@ class UnknownUpstream(UpstreamUnavailable):
 
 
 def request_status(reference: str) -> UpstreamStatus:
-    response = _product_call("GET", f"/collection/v1_0/requesttopay/{reference}")
+    return _status(_product_call("GET", f"/collection/v1_0/requesttopay/{reference}"))
+
+
+def refund_status(reference: str) -> UpstreamStatus:
+    return _status(_product_call("GET", f"/disbursement/v1_0/refund/{reference}", cache=disbursement_tokens))
+
+
+def _status(response: httpx.Response) -> UpstreamStatus:
     if response.status_code == 404:
         raise UnknownUpstream("the upstream does not know this payment (404)")
     if response.status_code != 200:

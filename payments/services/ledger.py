@@ -174,17 +174,23 @@ def _lock_accounts(keys: set[Key]) -> dict[Key, LedgerAccount]:
 
 def ledger_book(payments: list[Payment], decisions: dict[int, outcomes.Outcome], *, now: datetime) -> Booked:
     """Book the successful simulator payments among `payments` (locked by the caller), in
-    order; one that cannot be paid is FAILED instead (the returned decisions say so)."""
+    order; one that cannot be paid is FAILED instead (the returned decisions say so).
+    A successful upstream refund moves no money here, but counts on its refunded payment."""
     booked = Booked(decisions=dict(decisions))
-    due = [p for p in payments if decisions[p.pk].status == Payment.Status.SUCCESSFUL
-           and p.provider == Payment.Provider.SIMULATOR]
-    if not due:
+    successful = [p for p in payments if decisions[p.pk].status == Payment.Status.SUCCESSFUL]
+    due = [p for p in successful if p.provider == Payment.Provider.SIMULATOR]
+    upstream_refunds = [p for p in successful if p.provider != Payment.Provider.SIMULATOR and p.refund_of_id]
+    if not due and not upstream_refunds:
         return booked
-    originals = _lock_originals(due)
+    originals = _lock_originals(due + upstream_refunds)
+    touched = {p.refund_of_id for p in upstream_refunds if p.refund_of_id in originals}
+    for refund in (p for p in upstream_refunds if p.refund_of_id in originals):
+        original = originals[refund.refund_of_id]
+        original.refunded_amount = min(original.amount, original.refunded_amount + refund.amount)
     plan = {p.pk: legs(p, originals.get(p.refund_of_id)) for p in due}
     keys = {key for pair in plan.values() for key in pair}
     accounts_open(keys, now=now)
-    accounts = _lock_accounts(keys)
+    accounts = _lock_accounts(keys) if keys else {}
     entries: list[LedgerEntry] = []
     moved: dict[int, LedgerAccount] = {}
     for payment in due:
@@ -197,7 +203,8 @@ def ledger_book(payments: list[Payment], decisions: dict[int, outcomes.Outcome],
         moved.update({source.pk: source, target.pk: target})
         if payment.kind == Payment.Kind.REFUND:
             originals[payment.refund_of_id].refunded_amount += payment.amount
-    _write(booked, entries, moved, originals, now)
+            touched.add(payment.refund_of_id)
+    _write(booked, entries, moved, {pk: originals[pk] for pk in touched}, now)
     return booked
 
 
@@ -221,21 +228,18 @@ def _pay(payment: Payment, source: LedgerAccount, target: LedgerAccount, now: da
 
 
 def _write(booked: Booked, entries: list[LedgerEntry], moved: dict[int, LedgerAccount],
-           originals: dict[int, Payment], now: datetime) -> None:
-    if not entries:
-        return
-    LedgerEntry.objects.bulk_create(entries)
-    accounts = sorted(moved.values(), key=lambda a: a.pk)
-    for account in accounts:
-        account.updated_at = now
-    LedgerAccount.objects.bulk_update(accounts, ["balance", "updated_at"])
-    booked.accounts = accounts
-    refunded = {e.payment.refund_of_id for e in entries if e.payment.kind == Payment.Kind.REFUND}
+           refunded: dict[int, Payment], now: datetime) -> None:
+    if entries:
+        LedgerEntry.objects.bulk_create(entries)
+        accounts = sorted(moved.values(), key=lambda a: a.pk)
+        for account in accounts:
+            account.updated_at = now
+        LedgerAccount.objects.bulk_update(accounts, ["balance", "updated_at"])
+        booked.accounts = accounts
     for pk in sorted(refunded):
-        original = originals[pk]
         # A new version, so its pages (checkout: "Refunded") take the change.
         Payment.objects.filter(pk=pk).update(
-            refunded_amount=original.refunded_amount, version=F("version") + 1, updated_at=now
+            refunded_amount=refunded[pk].refunded_amount, version=F("version") + 1, updated_at=now
         )
     booked.refunded = list(Payment.objects.filter(pk__in=refunded)) if refunded else []
 

@@ -63,7 +63,7 @@ def payment_create(
         raise InvalidValue("kind", f"A payment's kind is one of {', '.join(KIND_PRODUCT)}.")
     config = simulator_settings()
     now = timezone.now()
-    provider = providers.active().name
+    provider = _provider_of(kind, refund_of)
     schedule = providers.schedule(
         provider, phone_number=phone_number, now=now, timeout=config.timeout_seconds,
         approval_mode=config.approval_mode, kind=kind, external_id=external_id,
@@ -108,6 +108,14 @@ def payment_create(
             ledger.accounts_open({wallet_key(phone_number, currency)}, now=now)
         events.send_event_on_commit(events.payment_created(payment_snapshot(payment)))
     return payment
+
+
+def _provider_of(kind: str, refund_of: Payment | None) -> str:
+    """Who decides it: a request to pay, the active provider; a refund, whoever decided the
+    payment it refunds (an upstream's goes upstream); any other kind, the simulator."""
+    if kind == Payment.Kind.REFUND:
+        return refund_of.provider if refund_of is not None else Payment.Provider.SIMULATOR
+    return providers.active().name if kind == Payment.Kind.REQUEST_TO_PAY else Payment.Provider.SIMULATOR
 
 
 def request_fingerprint(data: Any) -> str:

@@ -31,7 +31,8 @@ def payment_lease_upstream(*, now: datetime, lease_until: datetime, limit: int) 
         ids = list(due.values_list("pk", flat=True)[:limit])
         # Still a compare-and-set: on SQLite the write lock, not SKIP LOCKED, keeps it single.
         Payment.objects.filter(pk__in=ids, status=PROCESSING, next_check_at__lte=now).update(next_check_at=lease_until)
-        return list(Payment.objects.filter(pk__in=ids, next_check_at=lease_until))
+        # A refund's refunded payment too: its reference is sent, off the ORM thread.
+        return list(Payment.objects.filter(pk__in=ids, next_check_at=lease_until).select_related("refund_of"))
 
 
 def _leased(payment_id: int, lease: datetime):

@@ -59,7 +59,7 @@
 
   function isFinal() {
     var el = statusElement();
-    return !!(el && FINAL[el.dataset.status] && el.dataset.open !== "true");
+    return !!(el && FINAL[el.dataset.status]);
   }
 
   function currentVersion() {
@@ -110,8 +110,9 @@
   // element left the page) and the poller, so an open tab costs the server nothing.
   function finishIfFinal() {
     if (state.finished || !isFinal()) return;
+    stopPolling(); // the server answers a poll at a final status with 286 anyway
+    if (statusElement().dataset.open === "true") return; // money may still move: keep the socket
     state.finished = true;
-    stopPolling();
     var connector = state.section.querySelector("[ws-connect]");
     if (connector) {
       connector.remove();
@@ -130,7 +131,7 @@
     state.section = document.querySelector("[data-live-payment]");
     if (!state.section) return;
     if (isFinal()) finishIfFinal();
-    else armFallback();
+    if (!state.finished) armFallback();
   });
 
   document.addEventListener("htmx:wsOpen", function (evt) {

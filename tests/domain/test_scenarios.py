@@ -1,6 +1,10 @@
 """Scenarios: validated timeline files, played through the services, replayable by seed."""
 
+import re
+from decimal import Decimal
+
 import pytest
+import yaml
 
 from payments import services
 from presenter import scenarios
@@ -88,7 +92,7 @@ BAD = [
     ("timeline:\n  - {at: 0, create: {phone: '12'}}", "bad.yaml: timeline[0].create: Phone number '12' must be 8 to 15 digits"),
     ("timeline:\n  - {at: 0, force: {outcome: failed, reason: NOPE}}", "bad.yaml: timeline[0].force: Unknown MoMo reason code: NOPE."),
     ("timeline:\n  - {at: 0, settings: {success_rate: 5}}", "bad.yaml: timeline[0].settings.success_rate: Success rate must be between 0 and 1: 0.9 means 9 in 10 succeed."),
-    ("timeline:\n  - {at: 0, dance: {}}", "bad.yaml: timeline[0]: unknown action 'dance' (use create, force, settings, callbacks)"),
+    ("timeline:\n  - {at: 0, dance: {}}", "bad.yaml: timeline[0]: unknown action 'dance' (use create, force, settings, callbacks, refund, transfer)"),
     ("timeline:\n  - {at: -1, create: {}}", "bad.yaml: timeline[0].at: must be a number from 0 to 86400"),
     ("timeline:\n  - {at: 0, callbacks: {drop_rate: 2}}", "bad.yaml: timeline[0].callbacks: drop_rate "),
     ("timeline: [ {at: 0", "bad.yaml: not valid YAML: while parsing a flow mapping"),
@@ -218,3 +222,32 @@ def test_the_alias_bomb_is_one_line_from_the_command_within_a_memory_cap(tmp_pat
         "CommandError: bomb.yaml: not valid YAML: aliases (*name) are not allowed in a scenario file"
     ]
     assert Payment.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_day_of_bookings_cancels_two_and_pays_a_guide_out_of_the_float(settings):
+    from payments.ledger_audit import ledger_discrepancies
+    from payments.selectors import product_balance
+
+    settings.MOMO_DEFAULT_FLOAT = Decimal("100000")
+    play(scenarios.resolve("day_of_bookings"), speed=40)
+    refunds = list(Payment.objects.filter(kind="refund").order_by("id"))
+    assert [(r.status, r.amount) for r in refunds] == [("successful", Decimal("300.00")), ("successful", Decimal("30.00"))]
+    assert refunds[0].refund_of.refunded_amount == Decimal("300.00")  # the kayak tour, in full
+    assert refunds[1].refund_of.amount == Decimal("45.50")  # the coffee visit, in part
+    transfer = Payment.objects.get(kind="transfer")
+    assert (transfer.status, transfer.phone_number, transfer.direction) == ("successful", "46733123481", "out")
+    assert product_balance(None, "disbursement", "EUR") == Decimal("100000") - 300 - 30 - 250
+    assert ledger_discrepancies() == []
+
+
+@pytest.mark.parametrize(("step", "words"), [
+    ({"at": 0, "refund": {"amount": "-1"}}, "Amount must be more than 0"),
+    ({"at": 0, "refund": {"of": 1}}, "at most an `amount`"),
+    ({"at": 0, "transfer": {"amount": "5", "booking": {}}}, "unknown field 'booking'"),
+])
+def test_a_bad_refund_or_transfer_step_is_one_line(tmp_path, step, words):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"timeline": [step]}))
+    with pytest.raises(scenarios.ScenarioError, match=re.escape(words)):
+        scenarios.load(path)
