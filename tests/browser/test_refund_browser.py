@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from checkout.phone import phone_path
 from payments.ledger_audit import ledger_discrepancies
 from payments.models import Payment
-from tests.browser_support import expect_live, log_in, pay
+from tests.support.pages import expect_live, log_in, pay
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
