@@ -238,3 +238,28 @@ def test_a_refusal_fails_at_once_in_words_and_a_payment_pending_upstream_expires
     payment = Payment.objects.get(reference=pending)
     assert (payment.status, payment.reason) == ("failed", "EXPIRED")
     assert b.payment(pending)["status"] == "processing"
+
+
+def test_a_refund_of_an_upstream_payment_goes_upstream_as_a_disbursement_refund(world):
+    from decimal import Decimal
+
+    from payments import services
+
+    b = world.upstream(timeout=1)
+    a = world.client(b)
+    reference = create_on(a, "46733123499")  # 25 EUR, successful on B after 1 s
+    wait_for(lambda: Payment.objects.get(reference=reference).status == "successful", timeout=20, what="the payment")
+    paid = Payment.objects.get(reference=reference)
+    refund = services.payment_refund(payment=paid, amount=Decimal("10"), actor="operator:t", strict=True)
+    assert refund.provider == "momo"  # B decides it, like the payment it refunds
+    wait_for(lambda: Payment.objects.get(pk=refund.pk).status != "processing", timeout=30, what="the refund")
+    refund.refresh_from_db()
+    paid.refresh_from_db()
+    assert (refund.status, paid.refunded_amount) == ("successful", Decimal("10.00"))
+    [(kind, status, amount, refunded)] = b.rows(
+        "SELECT r.kind, r.status, r.amount, o.refunded_amount FROM payments_payment r"
+        " JOIN payments_payment o ON o.id = r.refund_of_id WHERE r.reference = ?", refund.reference.hex,
+    )
+    assert (kind, status, str(amount), str(refunded)) == ("refund", "successful", "10", "10")
+    logged = PaymentLog.objects.filter(payment=refund, event="upstream").values_list("details", flat=True)
+    assert any(d.get("request_to_pay") == "accepted" for d in logged)
