@@ -40,14 +40,17 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
     joined = False
     as_json = False
     room = False
+    masked = False
 
     async def connect(self) -> None:
         if not is_staff(self.scope):
             await self.close()  # before accept: the handshake is refused with 403
             return
         self.as_json = wants_json(self.scope)
-        # The projector (`?view=room`): masked phone numbers and no callbacks panel.
+        # The projector (`?view=room`): masked phone numbers, no callbacks or Scenarios panel.
+        # A dashboard shown to a room (`?phones=masked`): masked phone numbers.
         self.room = query(self.scope).get("view") == "room"
+        self.masked = self.room or query(self.scope).get("phones") == "masked"
         self.user_pk = self.scope["user"].pk
         session = self.scope.get("session")
         self.session_key = session.session_key if session is not None else None
@@ -130,7 +133,7 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         self.rows.load(snapshot["payments"])
         self.callbacks.load(snapshot["callbacks"])
         self.accounts = {_account_key(a): a for a in snapshot.get("balances", [])}
-        await self.send(text_data=frames.snapshot(snapshot, self.room))
+        await self.send(text_data=frames.snapshot(snapshot, room=self.room, masked=self.masked))
 
     async def callbacks_updated(self, event: dict[str, Any]) -> None:
         """Callback rows: changed in place, or inserted on top (the panel keeps the latest)."""
@@ -175,9 +178,9 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         if change is None:
             return
         if change.inserted:
-            await self._send_rows(frames.row_inserted(snapshot, change.evicted, self.room))
+            await self._send_rows(frames.row_inserted(snapshot, change.evicted, self.masked))
         else:
-            await self._send_rows(frames.row(snapshot, self.room))
+            await self._send_rows(frames.row(snapshot, self.masked))
 
     async def _send_rows(self, fragments: str) -> None:
         """At once when the socket is quiet, else in the next frame (dashboard_state.RowFrames)."""

@@ -20,17 +20,17 @@ from regions import counters, payment_row, presenter_panel, settings_panel
 SNAPSHOT = "dashboard/dashboard.html#socket_snapshot"
 
 
-def row(snapshot: dict[str, Any], room: bool = False) -> str:
-    """`room`: the projector's row, its phone number masked (the audience reads it)."""
-    if room:
+def row(snapshot: dict[str, Any], masked: bool = False) -> str:
+    """`masked`: a row a room reads (the projector's), its phone number masked."""
+    if masked:
         return rendering.fragment(payment_row.PARTIAL, snapshot, payment_row.room_context, variant="#room")
     return rendering.fragment(payment_row.PARTIAL, snapshot, payment_row.context)
 
 
-def row_inserted(snapshot: dict[str, Any], evicted: list[str], room: bool = False) -> str:
+def row_inserted(snapshot: dict[str, Any], evicted: list[str], masked: bool = False) -> str:
     """The new row on top, the evicted ones off the bottom."""
-    variant = "#room" if room else ""
-    insert = rendering.fragment(payment_row.INSERT, snapshot, lambda s: {"row": row(s, room)}, variant=variant)
+    variant = "#room" if masked else ""
+    insert = rendering.fragment(payment_row.INSERT, snapshot, lambda s: {"row": row(s, masked)}, variant=variant)
     return insert + "".join(_row_deleted(reference) for reference in evicted)
 
 
@@ -52,13 +52,13 @@ def stats(counts: dict[str, Any]) -> str:
     return render_to_string(counters.PARTIAL, counters.context(counts))
 
 
-def snapshot(page: dict[str, Any], room: bool = False) -> str:
+def snapshot(page: dict[str, Any], *, room: bool = False, masked: bool = False) -> str:
     """The whole page (rows, callbacks, counters, settings) in one frame, on (re)connect.
 
-    `room`: the projector's, with masked rows and no callbacks panel."""
+    `room`: the projector's (no callbacks or balances panel); `masked`: rows with masked numbers."""
     return render_to_string(SNAPSHOT, {
         "room": room,
-        "rows": [row(p, room) for p in page["payments"]],
+        "rows": [row(p, masked or room) for p in page["payments"]],
         "callback_rows": [] if room else [callbacks_panel.render(c) for c in page["callbacks"]],
         "stats": stats(page["stats"]),
         "settings": settings(page["settings"]),

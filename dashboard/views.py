@@ -71,14 +71,17 @@ def render_partial(name: str, context: dict[str, Any], *, oob: bool = False) -> 
 def dashboard(request: HttpRequest) -> HttpResponse:
     view = Filter.from_params(request.GET)
     snapshot = payment_row.read(view)
+    # Shown to a room (`?phones=masked`): phone numbers masked, in the page and its pushes.
+    masked = request.GET.get("phones") == "masked"
     context = {
-        "payment_rows": [payment_row.render(p) for p in snapshot["payments"]],
+        "payment_rows": [payment_row.render(p, room=masked) for p in snapshot["payments"]],
         "filter": view,
+        "masked": masked,
         "statuses": Payment.Status.choices,
         "kinds": Payment.Kind.choices,
         "reasons": REASONS,
         "default_reason": services.DEFAULT_FAIL_REASON,
-        "ws_url": "/ws/dashboard/" + (f"?{view.query_string()}" if view.active else ""),
+        "ws_url": _socket_url(view, masked),
         "provider": providers.status(),
         **counters.context(snapshot["stats"]),
         **settings_panel.context(snapshot["settings"]),
@@ -90,6 +93,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "callback_setting_names": [(name, setting.help) for name, setting in callbacks.SETTINGS.items()],
     }
     return render(request, PAGE, context)
+
+
+def _socket_url(view: Filter, masked: bool) -> str:
+    query = "&".join(q for q in (view.query_string() if view.active else "", "phones=masked" if masked else "") if q)
+    return "/ws/dashboard/" + (f"?{query}" if query else "")
 
 
 PRESENTER = presenter_panel.PARTIAL

@@ -167,8 +167,17 @@ def test_the_projector_reads_from_the_back_masks_numbers_and_says_what_is_true(s
         page.keyboard.press("f")
         page.wait_for_function("document.fullscreenElement === null", timeout=5_000)
 
-        # Reset: the invitation is back, as large as before.
+        # The operator's own dashboard shows numbers in full; masked at a click when the room sees it.
         log_in(operator, server.base_url)
+        expect(operator.locator("#payment-rows")).to_contain_text("46733123401")
+        operator.get_by_role("link", name="Mask phone numbers").click()
+        expect(operator.locator("body")).to_have_attribute("data-ws", "live", timeout=10_000)
+        expect(operator.locator("#payment-rows")).to_contain_text("467•••••401")
+        assert not [n for n in phones if n in operator.content()]
+        operator.get_by_role("link", name="Show phone numbers").click()
+        expect(operator.locator("#payment-rows")).to_contain_text("46733123401")
+
+        # Reset: the invitation is back, as large as before.
         operator.once("dialog", lambda dialog: dialog.accept())
         operator.get_by_role("button", name="Reset demo").click()
         expect(page.locator("#payment-rows .prow")).to_have_count(0, timeout=5_000)

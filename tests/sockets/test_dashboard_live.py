@@ -293,3 +293,26 @@ async def test_it_renders_a_callback_row_once_per_state_for_every_dashboard(staf
     assert renders == [False, True]  # inserted once, then changed in place once: not once per dashboard
     for socket in dashboards:
         await socket.disconnect()
+
+
+async def test_a_room_view_never_sends_a_full_phone_number(staff_client):
+    """Issue 21, finding 3: the projector (`?view=room`) and a dashboard shown to a room
+    (`?phones=masked`) get masked numbers in the snapshot and every push; the operator's
+    own dashboard keeps them in full."""
+    await database_sync_to_async(make_payment)("46733123451")
+    sockets = {query: await connected(staff_client, query) for query in ("?view=room", "?phones=masked", "")}
+    frames = {query: [await socket.receive_from(timeout=5)] for query, socket in sockets.items()}
+    payment = await database_sync_to_async(make_payment)("46733123452")
+    await database_sync_to_async(Payment.objects.filter(pk=payment.pk).update)(settle_at=payment.created_at)
+    assert await database_sync_to_async(SettlementWorker(seed=1).handle_one)() == 1
+    for query, socket in sockets.items():
+        row, seen = await receive_until(socket, row_update(payment.reference, "failed"), what="the settled row")
+        frames[query] += [*seen, row]
+    for query in ("?view=room", "?phones=masked"):
+        text = "".join(frames[query])
+        assert "46733123451" not in text and "46733123452" not in text
+        assert "467•••••451" in text and "467•••••452" in text
+    assert "46733123451" in frames[""][0] and "46733123452" in "".join(frames[""])
+    assert 'id="callback-rows"' not in frames["?view=room"][0]  # the projector has no such panel
+    for socket in sockets.values():
+        await socket.disconnect()
