@@ -123,12 +123,19 @@ def test_it_settles_momo_payments_end_to_end_over_http(start_demo):
 def test_it_prints_a_ready_set_in_the_demo_and_keeps_tokens_across_a_restart(start_demo):
     server = start_demo(30, MOMO_SUBSCRIPTION_KEY=SUBSCRIPTION_KEY)
     output = wait_for(lambda: "API key" in server.process.output() and server.process.output(), timeout=10, what="the demo's banner")
-    assert f"MoMo Collections API: base URL {server.base_url}" in output
+    assert f"MoMo API (collection, disbursement, remittance): base URL {server.base_url}" in output
     values = dict(re.findall(r"^\s+(subscription key|API user|API key)\b.*:\s+(\S+)$", output, re.M))
     momo = HttpMomoClient(server.base_url, subscription_key=values["subscription key"])
     momo.user_id, momo.api_key = values["API user"], values["API key"]
     token = momo.get_token()
     assert momo.call("GET", "/collection/v1_0/account/balance").status == 200
+    # Each product's own key, printed under it, works on that product.
+    keys = dict(re.findall(r"^\s+(\w+) key \(\w+ paths only\):\s+(\S+)$", output, re.M))
+    assert set(keys) == {"collection", "disbursement", "remittance"}
+    payout = HttpMomoClient(server.base_url, subscription_key=keys["disbursement"])
+    payout.user_id, payout.api_key = values["API user"], values["API key"]
+    payout.get_token("disbursement")
+    assert payout.call("GET", "/disbursement/v1_0/account/balance").status == 200
 
     server.restart()
     assert momo.call("GET", "/collection/v1_0/account/balance").status == 200  # the same token

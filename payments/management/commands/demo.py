@@ -107,16 +107,16 @@ def _secrets_text(password: str, generated: bool, base: str, *, shown: bool) -> 
         return (
             f"  operator:  {user} / {password}\n"
             f"  api docs:  {base}/api/docs/\n"
-            f"  MoMo Collections API: base URL {base}\n{credentials_text(*momo_demo_credentials(), indent='    ')}"
+            f"  MoMo API (collection, disbursement, remittance): base URL {base}\n{credentials_text(*momo_demo_credentials(), indent='    ')}"
         )
     momo_demo_credentials()  # made now, so the command below shows the set this server knows
     where = f"in {settings.BASE_DIR / '.demo-operator-password'}" if generated else "the DEMO_OPERATOR_PASSWORD you set"
     return (
         f"  operator:  {user} (password: {where})\n"
         f"  api docs:  {base}/api/docs/\n"
-        f"  MoMo Collections API: base URL {base}\n"
+        f"  MoMo API (collection, disbursement, remittance): base URL {base}\n"
         "    credentials: `python manage.py momo_credentials --demo` on this machine;\n"
-        "    the subscription key also in the dashboard's MoMo clients panel (Show)\n"
+        "    the subscription keys also in the dashboard's MoMo clients panel (Show)\n"
     )
 
 
