@@ -1,8 +1,6 @@
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
@@ -11,30 +9,18 @@ from payments.models import Payment
 from payments.selectors import payment_snapshot
 
 
-def _adapt(clean):
-    """Run a shared field rule, turning its error into a DRF field error."""
-
-    def run(value: Any) -> Any:
-        try:
-            return clean(value)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages[0]) from None
-
-    return run
-
-
 class RuleField(serializers.Field):
-    """A field whose value is checked by one shared rule (payments/validation.py), with the
-    OpenAPI schema of what that rule accepts. The rule gives the error in words; the schema
-    is a little stricter where JSON Schema cannot say it (bytes, stripping, "+46 733..."), so
-    every body the schema describes is accepted."""
+    """A field passed as sent to the service, whose rule (in `payment_create`, the write
+    path) checks it; this only carries the OpenAPI schema of what that rule accepts. The
+    schema is a little stricter where JSON Schema cannot say it (bytes, stripping,
+    "+46 733..."), so every body the schema describes is accepted."""
 
-    def __init__(self, *, clean: Callable[[Any], Any], schema: dict[str, Any], **kwargs: Any) -> None:
-        self.clean, self.schema = clean, schema
+    def __init__(self, *, schema: dict[str, Any], **kwargs: Any) -> None:
+        self.schema = schema
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
-        return _adapt(self.clean)(data)
+        return data
 
     def to_representation(self, value: Any) -> Any:
         return value
@@ -83,27 +69,23 @@ BOOKING_HELP = (
 class PaymentCreateSerializer(serializers.Serializer):
     # Strings (or JSON numbers) in, exact Decimals out: a float never touches an amount.
     amount = RuleField(
-        clean=validation.clean_amount,
         schema={"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 15},
         help_text='Decimal string with ASCII digits 0-9, more than 0, at most 2 decimals, e.g. "100.00".',
     )
     currency = RuleField(
-        clean=validation.clean_currency,
         schema={"type": "string", "enum": settings.PAYMENT_CURRENCIES},
         help_text="ISO 4217 code from the configured list, e.g. EUR.",
     )
     phone_number = RuleField(
-        clean=validation.clean_phone,
         schema={"type": "string", "pattern": PHONE_PATTERN},
         help_text="MSISDN: 8-15 digits 0-9, a leading + allowed.",
     )
     external_id = RuleField(
-        clean=validation.clean_external_id,
         schema={**_CLEAN_TEXT, "maxLength": 64},
         required=False, default="", help_text="Your own id for the payment, up to 64 characters.",
     )
     booking_details = RuleField(
-        clean=validation.clean_booking_details, schema=BOOKING_SCHEMA,
+        schema=BOOKING_SCHEMA,
         required=False, default=dict, help_text=BOOKING_HELP,
     )
 

@@ -6,6 +6,7 @@ number in full for staff and the payment's owner, masked for anyone else (docs/s
 
 import io
 import re
+from typing import Any
 
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
@@ -137,9 +138,16 @@ def _create(request: Request) -> Response:
     incoming.is_valid(raise_exception=True)
     owner = request.user if request.user.is_authenticated else None
     key = request.headers.get("Idempotency-Key")
+    try:
+        return _created(request, key, owner, incoming.validated_data)
+    except services.InvalidValue as exc:
+        return Response({exc.field: [str(exc)]}, status=400)
+
+
+def _created(request: Request, key: str | None, owner: Any, fields: dict[str, Any]) -> Response:
     if key is None:
         # The creator gets the full number back: it is the one it just sent.
-        payment = services.payment_create(**incoming.validated_data, actor="api", owner=owner)
+        payment = services.payment_create(**fields, actor="api", owner=owner)
         return Response(payment_snapshot(payment), status=201)
     if not IDEMPOTENCY_KEY.fullmatch(key):
         return Response(
@@ -149,11 +157,10 @@ def _create(request: Request) -> Response:
         body = services.payment_create_idempotent(
             scope=caller_scope(request),
             key=key,
-            fingerprint=services.request_fingerprint(incoming.validated_data),
             render=payment_snapshot,
             actor="api",
             owner=owner,
-            **incoming.validated_data,
+            **fields,
         )
     except services.IdempotencyConflict:
         return Response(
@@ -191,7 +198,7 @@ def payment_complete(request: Request, reference) -> Response:
     except services.InvalidValue as exc:
         return Response({exc.field: [str(exc)]}, status=400)
     except services.PaymentError as exc:
-        return Response({"detail": f"Payment is {exc}."}, status=409)
+        return Response({"detail": str(exc)}, status=409)
     return Response(payment_snapshot(payment))
 
 

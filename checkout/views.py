@@ -1,6 +1,5 @@
 """The customer's side: the checkout form and the payment page with its pushed status."""
 
-from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -33,12 +32,6 @@ class CheckoutForm(forms.Form):
     def clean_item(self) -> str:
         return validation.clean_text(self.cleaned_data["item"], label="Item", max_length=80, required=True)
 
-    def clean_amount(self) -> Decimal:
-        return validation.clean_amount(self.cleaned_data["amount"])
-
-    def clean_phone_number(self) -> str:
-        return validation.clean_phone(self.cleaned_data["phone_number"])
-
     def booking_details(self) -> dict[str, Any]:
         data = self.cleaned_data
         details: dict[str, Any] = {"item": data["item"]}
@@ -67,14 +60,17 @@ def checkout(request: HttpRequest) -> HttpResponse:
     # Bound on every POST, even an empty one, so it shows its errors instead of a blank form.
     form = CheckoutForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        payment = services.payment_create(
-            amount=form.cleaned_data["amount"],
-            currency=form.cleaned_data["currency"],
-            phone_number=form.cleaned_data["phone_number"],
-            booking_details=form.booking_details(),
-            actor="customer",
-        )
-        return redirect("payment-page", reference=payment.reference)
+        try:
+            payment = services.payment_create(
+                amount=form.cleaned_data["amount"],
+                currency=form.cleaned_data["currency"],
+                phone_number=form.cleaned_data["phone_number"],
+                booking_details=form.booking_details(),
+                actor="customer",
+            )
+            return redirect("payment-page", reference=payment.reference)
+        except services.InvalidValue as exc:  # the payment's own rules, in the service
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
     return render(request, "payments/checkout.html", {"form": form, "hints": TEST_NUMBER_HINTS})
 
 

@@ -25,7 +25,6 @@ from payments.models import CallbackDelivery, Payment, PaymentLog
 from payments.models import MomoApiUser
 from momo.auth import parse_user_id
 from payments.selectors import callback_snapshot, momo_users, newest_waiting_payment, payment_by_reference, payment_snapshot, settings_snapshot, simulator_settings
-from payments.worker import settle_all as settle_all_now
 from checkout.phone import phone_path, public_base
 from checkout.qr import qr_svg
 from presenter import runner as presenter
@@ -237,7 +236,7 @@ def payment_force(request: HttpRequest, reference) -> HttpResponse:
     except services.PaymentError as exc:
         payment.refresh_from_db()
         if not payment.is_final:  # refused, not raced: an upstream payment
-            return toast(f"Payment {_short(reference)} cannot be forced: {exc}.", level="error", status=409)
+            return toast(f"Payment {_short(reference)} cannot be forced. {exc}", level="error", status=409)
         # Lost the race (to the worker or another operator): say so, show the winner's result.
         row = payment_row.render(payment_snapshot(payment), oob=True)
         return toast(
@@ -301,7 +300,7 @@ def balances_change(request: HttpRequest) -> HttpResponse:
 def settle_all(request: HttpRequest) -> HttpResponse:
     """The browser's `auto_complete_demo_payments --timeout 0`: every processing payment, now."""
     config = simulator_settings()
-    counts = settle_all_now(older_than=timedelta(0), success_rate=config.success_rate, actor=actor_of(request))
+    counts = services.payment_settle_all(older_than=timedelta(0), success_rate=config.success_rate, actor=actor_of(request))
     total = counts["successful"] + counts["failed"]
     if not total:
         return toast("Nothing to settle: no payment is processing.")
@@ -373,7 +372,7 @@ def momo_client_create(request: HttpRequest) -> HttpResponse:
     except services.InvalidValue as exc:
         return toast(str(exc), level="error", status=422)
     except services.PaymentError as exc:
-        return toast(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", level="error", status=422)
+        return toast(str(exc), level="error", status=422)
     created = {"api_user": str(user.id), "api_key": api_key, "host": user.provider_callback_host}
     panel = render_partial(MOMO, momo_context(request, created), oob=True)
     return toast(f"MoMo client {_short(user.id)} created: copy its API key now, it is shown once.", extra=panel)
@@ -388,7 +387,7 @@ def callback_resend(request: HttpRequest, delivery_id: int) -> HttpResponse:
     try:
         delivery = services.callback_resend(delivery=delivery, actor=actor_of(request))
     except services.PaymentError as exc:
-        return toast(f"Not resent: {exc}.", level="warn", status=409)
+        return toast(f"Not resent. {exc}", level="warn", status=409)
     row = callbacks_panel.render(callback_snapshot(delivery), oob=True)
     return toast(f"Callback for payment {_short(delivery.payment.reference)} resent now.", extra=row)
 
@@ -408,6 +407,6 @@ def callback_settings_save(request: HttpRequest) -> HttpResponse:
     try:
         values = services.callback_settings_update(actor=actor_of(request), momo_user=user, **{name: value})
     except callbacks.SettingError as exc:
-        return toast(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", level="error", status=422)
+        return toast(str(exc), level="error", status=422)
     scope = f"API user {_short(user.pk)}" if user else "every API user"
     return toast(f"Callbacks for {scope}: {name} is now {values[name]}.")

@@ -166,6 +166,8 @@ def create_once(reference: uuid.UUID, create: Callable[[], Any]) -> HttpResponse
         if Payment.objects.filter(reference=reference).exists():
             raise already_exists() from None
         raise
+    except services.InvalidValue as exc:  # the payment's own rules, in payment_create
+        raise parsing.refusal(exc.field, str(exc)) from None
     except services.PaymentError as exc:
         raise bad_request("INVALID_BODY", str(exc)) from None
     return HttpResponse(status=202)

@@ -23,9 +23,8 @@ from payments.wire import amount_text
 
 MAX_BODY = 4096  # bytes; a request to pay is a few hundred
 MAX_MESSAGE = 160
-MAX_EXTERNAL_ID = 64
-MAX_CALLBACK_URL = 2048
 _PARTY_CODE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MAX_CALLBACK_URL = 2048
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -110,27 +109,27 @@ def callback_host(value: Any) -> str:
         raise bad_request("INVALID_CALLBACK_HOST", exc.messages[0]) from None
 
 
-def _text(body: dict[str, Any], name: str, limit: int) -> str:
+def _text(body: dict[str, Any], name: str, limit: int | None = None) -> str:
+    """A string (or a number sent for one). A payment's own fields are checked by
+    payment_create; `limit` bounds the wire-only ones (a cash transfer's KYC) here."""
     value = body.get(name)
     if value is None:
         return ""
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise bad_request("INVALID_BODY", f"{name} must be a string.")
-    value = safe_text(str(value), name).strip()
-    if len(value) > limit:
-        raise bad_request("INVALID_BODY", f"{name} must be at most {limit} characters.")
-    if "\x00" in value:  # PostgreSQL refuses NUL in text: a 400 here, not a 500 there
-        raise bad_request("INVALID_BODY", f"{name} must not contain NUL characters.")
+    value = str(value).strip()
+    if limit is not None:
+        safe_text(value, name)
+        if len(value) > limit:
+            raise bad_request("INVALID_BODY", f"{name} must be at most {limit} characters.")
     return value
 
 
-def _amount(value: Any):
+def _amount(value: Any) -> str:
+    """Only the shape here; the amount's rule is payment_create's (MOMO_CODES maps its error)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise bad_request("INVALID_AMOUNT", "amount must be a number in a string, e.g. \"100\".")
-    try:
-        return validation.clean_amount(value)
-    except ValidationError as exc:
-        raise bad_request("INVALID_AMOUNT", exc.messages[0]) from None
+    return str(value)
 
 
 def _party(value: Any, field: str, *, alias: bool = False) -> tuple[str, str]:
@@ -165,6 +164,24 @@ def _party(value: Any, field: str, *, alias: bool = False) -> tuple[str, str]:
     raise bad_request(code, f"{field}.partyId is not a valid {kind}.")
 
 
+# A refusal of payment_create's rules, by field, as MoMo words it: (code, field name on the wire).
+MOMO_CODES = {
+    "amount": ("INVALID_AMOUNT", "amount"),
+    "currency": ("INVALID_CURRENCY", "currency"),
+    "phone_number": ("INVALID_PAYER", "payer.partyId"),
+    "party_id_type": ("INVALID_PAYER", "payer.partyIdType"),
+    "external_id": ("INVALID_BODY", "externalId"),
+    "payer_message": ("INVALID_BODY", "payerMessage"),
+    "payee_note": ("INVALID_BODY", "payeeNote"),
+}
+
+
+def refusal(field: str, message: str) -> MomoError:
+    """MoMo's error for a value the payment's own rules refused."""
+    code, name = MOMO_CODES.get(field, ("INVALID_BODY", field))
+    return bad_request(code, f"{name}: {message}")
+
+
 def _currency(body: dict[str, Any], environment: str) -> str:
     currency = body.get("currency")
     expected = settings.MOMO_ENVIRONMENTS[environment]
@@ -184,9 +201,9 @@ def _common(body: dict[str, Any], currency: str) -> dict[str, Any]:
     return {
         "amount": _amount(body.get("amount")),
         "currency": currency,
-        "external_id": _text(body, "externalId", MAX_EXTERNAL_ID),
-        "payer_message": _text(body, "payerMessage", MAX_MESSAGE),
-        "payee_note": _text(body, "payeeNote", MAX_MESSAGE),
+        "external_id": _text(body, "externalId"),
+        "payer_message": _text(body, "payerMessage"),
+        "payee_note": _text(body, "payeeNote"),
     }
 
 
@@ -237,7 +254,10 @@ def cash_transfer(body: Any, environment: str) -> dict[str, Any]:
     if kyc.get("payerIdentificationType", ID_TYPES[0]).upper() not in ID_TYPES:
         raise bad_request("INVALID_BODY", f"payerIdentificationType must be one of {', '.join(ID_TYPES)}.")
     if "originalAmount" in kyc:
-        kyc["originalAmount"] = amount_text(_amount(kyc["originalAmount"]))
+        try:
+            kyc["originalAmount"] = amount_text(validation.clean_amount(kyc["originalAmount"]))
+        except ValidationError as exc:
+            raise bad_request("INVALID_AMOUNT", f"originalAmount: {exc.messages[0]}") from None
     return {**fields, "wire_fields": kyc}
 
 

@@ -127,16 +127,16 @@ def clean(changes: dict[str, Any], *, per_user: bool) -> dict[str, Any]:
     for name, value in changes.items():
         setting = SETTINGS.get(name)
         if setting is None:
-            raise SettingError(f"unknown callback setting {name!r}; known: {', '.join(SETTINGS)}")
+            raise SettingError(f"Unknown callback setting {name!r}; known: {', '.join(SETTINGS)}.")
         if per_user and not setting.per_user:
-            raise SettingError(f"{name} is global only")
+            raise SettingError(f"The callback setting {name} is global only.")
         if value is None and per_user:
             cleaned[name] = None
             continue
         try:
             cleaned[name] = setting.check(value)
         except SettingError as exc:
-            raise SettingError(f"{name} {exc}") from None
+            raise SettingError(f"The callback setting {name} {exc}.") from None
     return cleaned
 
 

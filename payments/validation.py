@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from payments import destinations
 
@@ -198,6 +199,27 @@ def clean_language(value: object) -> str:
         raise ValidationError(f"Language {problem}.")
     if len(text) > 35 or not _LANGUAGE_TAG.fullmatch(text):
         raise ValidationError("Language must be a language tag such as en or fr-CM (letters, digits, hyphens; at most 35).")
+    return text
+
+
+def clean_message(value: object) -> str:
+    """A MoMo payer message or payee note: at most 160 characters, nothing unsafe."""
+    return clean_text(value, label="A message", max_length=160)
+
+
+_PARTY_CODE = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
+
+
+def clean_email_party(value: object) -> str:
+    text = clean_text(value, label="An e-mail party", max_length=128, required=True)
+    validate_email(text)
+    return text
+
+
+def clean_party_code(value: object) -> str:
+    text = clean_text(value, label="A party code", max_length=64, required=True)
+    if not _PARTY_CODE.fullmatch(text):
+        raise ValidationError("A party code is 1 to 64 letters, digits, '.', '_' or '-'.")
     return text
 
 

@@ -10,11 +10,11 @@ Claims are the services' compare-and-set; on PostgreSQL a batch is also locked w
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
 import socket
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
@@ -24,6 +24,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from payments import outcomes, providers, services
+from payments.services import batch
 from payments.events import WORKER_GROUP
 from payments.callback_sender import CallbackSender
 from payments.models import Payment, WorkerHeartbeat
@@ -33,10 +34,9 @@ from payments.upstream import UpstreamWorker
 logger = logging.getLogger("payments.worker")
 
 PROCESSING = Payment.Status.PROCESSING
-SIMULATOR = Payment.Provider.SIMULATOR  # the only payments this worker decides
+SIMULATOR = batch.SIMULATOR
 HEARTBEAT_EVERY = timedelta(seconds=2)
 MIN_PASS_GAP = 0.02
-SettleMany = Callable[..., list[Payment]]  # a services.payment_<verb>_many
 
 
 class SettlementWorker:
@@ -73,21 +73,11 @@ class SettlementWorker:
         self.settled += done
         return done
 
-    def _lock(self, due) -> list[tuple[int, str, str, str]]:
-        """Claim up to a batch of due rows: (pk, phone, kind, external id) only, so a corrupt
-        row can't stop the claim."""
-        if self.skipped:
-            due = due.exclude(pk__in=self.skipped)
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        return list(due.values_list("pk", "phone_number", "kind", "external_id")[: self.batch_size])
+    def _lock(self, due) -> list[batch.Claimed]:
+        return batch.claim(due, limit=self.batch_size, skipped=self.skipped)
 
-    def _decide(self, claimed: list[tuple[int, str, str, str]], success_rate: float) -> dict[int, outcomes.Outcome]:
-        """Each one's outcome: its kind's test values, else a draw (the ledger then checks funds)."""
-        return {
-            pk: outcomes.decide(phone, rng=self.rng, success_rate=success_rate, kind=kind, external_id=external_id)
-            for pk, phone, kind, external_id in claimed
-        }
+    def _decide(self, claimed: list[batch.Claimed], success_rate: float) -> dict[int, outcomes.Outcome]:
+        return batch.decide(claimed, rng=self.rng, success_rate=success_rate)
 
     def _settle_due(self, now: datetime, success_rate: float) -> int:
         due = Payment.objects.filter(status=PROCESSING, provider=SIMULATOR, settle_at__lte=now).order_by("settle_at", "id")
@@ -101,48 +91,8 @@ class SettlementWorker:
             claimed = self._lock(due)
             return len(self._run_batch({row[0]: services.EXPIRED for row in claimed}, _expire_many))
 
-    def _run_batch(self, decided: dict[int, outcomes.Outcome], settle_many: SettleMany) -> list[Payment]:
-        """One transaction and one push for a claimed batch; if the batch is refused (paused
-        meanwhile, an operator got there first, a bad row), the same service one by one."""
-        if not decided:
-            return []
-        try:
-            with transaction.atomic():
-                return settle_many(decisions=list(decided.items()), actor=self.actor)
-        except (OperationalError, InterfaceError):
-            raise  # the database is down: the whole pass is retried later
-        except Exception as exc:
-            logger.info("batch of %d settled one by one: %s", len(decided), exc)
-        done = []
-        for pk, outcome in decided.items():
-            if self.stopping:
-                break
-            try:
-                with transaction.atomic():
-                    done += settle_many(decisions=[(pk, outcome)], actor=self.actor)
-            except services.PaymentError:
-                pass  # someone else (an operator, another worker) ended it first, or paused
-            except (OperationalError, InterfaceError):
-                raise
-            except Exception as exc:  # one bad row must not stop the worker
-                self._skip(pk, exc)
-        return done
-
-    def settle_all(self, *, created_before: datetime, success_rate: float) -> dict[str, int]:
-        """Force every payment still processing that was created before `created_before`,
-        paused or not, in the worker's claimed batches. Runs in the caller (a view, a
-        command): it is the remedy for a dead worker, so it needs none running."""
-        counts = {str(Payment.Status.SUCCESSFUL): 0, str(Payment.Status.FAILED): 0}
-        due = Payment.objects.filter(status=PROCESSING, provider=SIMULATOR, created_at__lte=created_before)
-        due = due.order_by("created_at", "id")
-        while True:
-            with transaction.atomic():
-                claimed = self._lock(due)
-                settled = self._run_batch(self._decide(claimed, success_rate), services.payment_force_many)
-            if not claimed:
-                return counts
-            for payment in settled:
-                counts[payment.status] += 1
+    def _run_batch(self, decided: dict[int, outcomes.Outcome], settle_many: batch.SettleMany) -> list[Payment]:
+        return batch.run_batch(decided, settle_many, actor=self.actor, skip=self._skip, stopping=lambda: self.stopping)
 
     def _skip(self, pk: int, exc: Exception) -> None:
         logger.exception("skipping payment %s: %s", pk, exc)
@@ -205,19 +155,10 @@ class SettlementWorker:
             while not stop.is_set():
                 # Cleared before the pass, so a wake-up that lands during it is not lost.
                 wake.clear()
-                try:
-                    done, delay = await sync_to_async(self.tick)()
-                    if done:
-                        callbacks_wake.set()  # their callbacks are due now, layer or not
-                except (OperationalError, InterfaceError) as exc:
-                    logger.warning("database unavailable (%s); retrying in 1 s", exc)
-                    await sync_to_async(_close_connection)()
-                    delay = 1.0
+                delay = await self._pass(callbacks_wake)
                 if delay > 0 and not stop.is_set():
-                    try:
+                    with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(wake.wait(), timeout=delay)
-                    except asyncio.TimeoutError:
-                        pass
         finally:
             self.stopping = True
             listener.cancel()
@@ -232,6 +173,18 @@ class SettlementWorker:
             except (asyncio.TimeoutError, Exception) as exc:
                 logger.warning("callback sender stopped with %s", type(exc).__name__)
             logger.info("settlement worker %s stopped after %d settlements", self.worker_id, self.settled)
+
+    async def _pass(self, callbacks_wake: asyncio.Event) -> float:
+        """One settlement pass; returns how long the loop may wait for a wake-up."""
+        try:
+            done, delay = await sync_to_async(self.tick)()
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("database unavailable (%s); retrying in 1 s", exc)
+            await sync_to_async(_close_connection)()
+            return 1.0
+        if done:
+            callbacks_wake.set()  # their callbacks are due now, layer or not
+        return delay
 
     async def _relay(self, stop: asyncio.Event, *wakes: asyncio.Event) -> None:
         await stop.wait()
@@ -261,12 +214,6 @@ class SettlementWorker:
 
 def _expire_many(*, decisions: list[services.Decision], actor: str) -> list[Payment]:
     return services.payment_expire_many(payment_ids=[pk for pk, _ in decisions], actor=actor)
-
-
-def settle_all(*, older_than: timedelta, success_rate: float, seed: int | None = None, actor: str) -> dict[str, int]:
-    """Settle every processing payment older than `older_than` now (0: all of them)."""
-    worker = SettlementWorker(seed=seed, actor=actor)
-    return worker.settle_all(created_before=timezone.now() - older_than, success_rate=success_rate)
 
 
 def _close_connection() -> None:

@@ -50,6 +50,7 @@ BUNDLED = Path(django_settings.BASE_DIR) / "scenarios"
 MAX_PAYMENTS = 10_000
 MAX_SECONDS = 24 * 3600
 ORDINARY_PHONES = [f"4673312{n:04d}" for n in range(3470, 3500)]  # never a sandbox test number
+ANY_PHONE = ORDINARY_PHONES[0]  # stands in while a step without a phone is checked
 SETTING_NAMES = set(services.SETTING_CHECKS)
 
 
@@ -174,16 +175,15 @@ def _create(value: Any, where: str) -> dict[str, Any]:
     unknown = set(value) - {"phone", "amount", "currency", "booking", "count", "over"}
     if unknown:
         raise ScenarioError(f"{where}: unknown field {sorted(unknown)[0]!r}")
-    try:
-        phone = validation.clean_phone(value["phone"]) if "phone" in value else None
-        amount = validation.clean_amount(value.get("amount", "25.00"))
-        currency = validation.clean_currency(value.get("currency", "EUR"))
-    except ValidationError as exc:
-        raise ScenarioError(f"{where}: {exc.messages[0]}") from None
-    try:  # the same rule as every other input path
-        booking = validation.clean_booking_details(value.get("booking", {}))
-    except ValidationError as exc:
-        raise ScenarioError(f"{where}.booking: {exc.messages[0]}") from None
+    try:  # the payment's own rules (payment_create's), checked as the file loads
+        checked = services.payment_check(
+            amount=value.get("amount", "25.00"), currency=value.get("currency", "EUR"),
+            phone_number=value.get("phone", ANY_PHONE), booking_details=value.get("booking", {}),
+        )
+    except services.InvalidValue as exc:
+        raise ScenarioError(f"{where}{'.booking' if exc.field == 'booking_details' else ''}: {exc}") from None
+    phone = checked["phone_number"] if "phone" in value else None
+    amount, currency, booking = checked["amount"], checked["currency"], checked["booking_details"]
     count = value.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_PAYMENTS:
         raise ScenarioError(f"{where}.count: must be a whole number from 1 to {MAX_PAYMENTS}")

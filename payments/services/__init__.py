@@ -38,6 +38,7 @@ from payments.services.lifecycle import (
     WrongPin,
     demo_reset,
     payment_approve,
+    payment_check,
     payment_create,
     payment_create_idempotent,
     payment_decline,
@@ -62,6 +63,7 @@ from payments.services.ledger import (
     merchant_accounts_open,
     wallet_set_balance,
 )
+from payments.services.batch import payment_settle_all
 from payments.services.outbox import (
     CALLBACK_PENDING,
     callback_claim,

@@ -41,7 +41,7 @@ def momo_product_subscription_keys(product: str) -> list[str]:
     """A product's own keys (`MOMO_<PRODUCT>_SUBSCRIPTION_KEY`), good on that product's paths
     only, as at MTN; unset: one generated once and kept in `.momo-<product>-subscription-key`."""
     if product not in settings.MOMO_PRODUCTS:
-        raise PaymentError(f"unknown MoMo product {product!r}")
+        raise InvalidValue("product", f"Unknown MoMo product {product!r}.")
     configured = settings.MOMO_PRODUCT_SUBSCRIPTION_KEYS.get(product)
     if configured:
         return list(configured)
@@ -95,11 +95,11 @@ def momo_user_create(
         raise InvalidValue("provider_callback_host", exc.messages[0]) from None
     if target_environment not in settings.MOMO_ENVIRONMENTS:
         known = ", ".join(settings.MOMO_ENVIRONMENTS)
-        raise PaymentError(f"unknown target environment {target_environment!r} (use one of {known})")
+        raise InvalidValue("target_environment", f"Unknown target environment {target_environment!r}: use one of {known}.")
     if reason_format not in MomoApiUser.ReasonFormat.values:
-        raise PaymentError(f"reason format must be 'string' or 'object', not {reason_format!r}")
+        raise InvalidValue("reason_format", f"The reason format must be 'string' or 'object', not {reason_format!r}.")
     if readings not in MomoApiUser.Readings.values:
-        raise PaymentError(f"readings must be 'pages' or 'captured', not {readings!r}")
+        raise InvalidValue("readings", f"The readings must be 'pages' or 'captured', not {readings!r}.")
     if starting_float is not None:
         starting_float = check_money(starting_float, field="starting_float")
     with transaction.atomic():
@@ -178,7 +178,7 @@ def momo_demo_credentials() -> tuple[MomoApiUser, str]:
 def payment_notify(*, payment: Payment, message: str, language: str = "", actor: str) -> None:
     """A MoMo delivery notification to the payer: recorded on the payment's timeline."""
     if not message or len(message) > 160:
-        raise PaymentError("a notification message is 1 to 160 characters")
+        raise InvalidValue("notification", "A notification message is 1 to 160 characters.")
     try:
         message = validation.clean_text(message, label="The notification message", max_length=160, required=True)
         language = validation.clean_language(language)

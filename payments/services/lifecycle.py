@@ -15,13 +15,15 @@ import uuid
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, Value, When
 from django.utils import timezone
 
-from payments import callbacks, events, outcomes, providers
+from payments import callbacks, events, outcomes, providers, validation
 from payments.services.logbook import payment_log_bounded
 from payments.errors import IdempotencyConflict, InvalidValue, PaymentError
 from payments.accounts import party_owner, wallet_key
@@ -35,9 +37,54 @@ from payments.services.rules import FINAL_STATUSES, PROCESSING, check_outcome
 from payments.wire import status_json
 
 
+PARTY_RULES: dict[str, Callable[[Any], str]] = {
+    Payment.PartyIdType.MSISDN: validation.clean_phone,
+    Payment.PartyIdType.EMAIL: validation.clean_email_party,
+    Payment.PartyIdType.PARTY_CODE: validation.clean_party_code,
+}
+
+
+def _rule(field: str, rule: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return rule(value)
+    except ValidationError as exc:
+        raise InvalidValue(field, exc.messages[0]) from None
+
+
+def payment_check(
+    *,
+    amount: Any,
+    currency: Any,
+    phone_number: Any,
+    party_id_type: str = Payment.PartyIdType.MSISDN,
+    external_id: Any = "",
+    booking_details: Any = None,
+    payer_message: Any = "",
+    payee_note: Any = "",
+    party_required: bool = True,
+) -> dict[str, Any]:
+    """The values a payment is made of, cleaned by the shared rules, or InvalidValue naming
+    the first bad one. `payment_create` runs it; a scenario file runs it when it loads.
+    `party_required=False`: a refund of a reference nobody knows (it fails when it settles)."""
+    if party_id_type not in PARTY_RULES:
+        raise InvalidValue("party_id_type", "The party id type must be MSISDN, EMAIL or PARTY_CODE.")
+    return {
+        "amount": _rule("amount", validation.clean_amount, amount),
+        "currency": _rule("currency", validation.clean_currency, currency),
+        "party_id_type": party_id_type,
+        "phone_number": (
+            _rule("phone_number", PARTY_RULES[party_id_type], phone_number) if phone_number or party_required else ""
+        ),
+        "external_id": _rule("external_id", validation.clean_external_id, external_id),
+        "booking_details": _rule("booking_details", validation.clean_booking_details, booking_details or {}),
+        "payer_message": _rule("payer_message", validation.clean_message, payer_message),
+        "payee_note": _rule("payee_note", validation.clean_message, payee_note),
+    }
+
+
 def payment_create(
     *,
-    amount: Decimal,
+    amount: Decimal | str,
     currency: str,
     phone_number: str,
     external_id: str = "",
@@ -55,46 +102,26 @@ def payment_create(
     refund_of: Payment | None = None,
     wire_fields: dict[str, Any] | None = None,
 ) -> Payment:
-    """Create a processing payment of `kind` (money in or out; `phone_number` is its party:
-    the payer, or the payee). A given `reference` that exists raises IntegrityError (the
-    unique constraint decides, so concurrent reuses of one reference create one).
+    """Create a processing payment of `kind` from raw values (InvalidValue names the first
+    bad one); `phone_number` is its party: the payer (money in) or the payee (money out). A
+    reused `reference` raises IntegrityError: the unique constraint decides between racers.
     Its ledger movement is booked, and its funds checked, when it settles."""
     if kind not in KIND_PRODUCT:
         raise InvalidValue("kind", f"A payment's kind is one of {', '.join(KIND_PRODUCT)}.")
+    fields = payment_check(
+        amount=amount, currency=currency, phone_number=phone_number, party_id_type=party_id_type, external_id=external_id,
+        booking_details=booking_details, payer_message=payer_message, payee_note=payee_note,
+        party_required=not (kind == Payment.Kind.REFUND and refund_of is None),
+    )
+    phone_number, currency = fields["phone_number"], fields["currency"]
     config = simulator_settings()
     now = timezone.now()
-    provider = _provider_of(kind, refund_of)
-    schedule = providers.schedule(
-        provider, phone_number=phone_number, now=now, timeout=config.timeout_seconds,
-        approval_mode=config.approval_mode, kind=kind, external_id=external_id,
-    )
-    if scripted:
-        # A scenario settles it at its own (scaled) time, with its own seeded outcome; the
-        # worker only expires it if the scenario stops first.
-        schedule["settle_at"] = None
+    fields.update(_schedule(fields, kind, refund_of, config, now, scripted=scripted))
     with transaction.atomic():
         payment = Payment.objects.create(
-            reference=reference or uuid.uuid4(),
-            amount=amount,
-            currency=currency,
-            phone_number=phone_number,
-            party_id_type=party_id_type,
-            external_id=external_id,
-            booking_details=booking_details or {},
-            owner=owner,
-            provider=provider,
-            **schedule,
-            momo_user=momo_user,
-            payer_message=payer_message,
-            payee_note=payee_note,
-            callback_url=callback_url,
-            created_at=now,
-            updated_at=now,
-            kind=kind,
-            product=KIND_PRODUCT[kind],
-            direction=KIND_DIRECTION[kind],
-            refund_of=refund_of,
-            wire_fields=wire_fields or {},
+            reference=reference or uuid.uuid4(), **fields, owner=owner, momo_user=momo_user,
+            callback_url=callback_url, created_at=now, updated_at=now, kind=kind, product=KIND_PRODUCT[kind],
+            direction=KIND_DIRECTION[kind], refund_of=refund_of, wire_fields=wire_fields or {},
         )
         PaymentLog.objects.create(
             payment=payment,
@@ -103,7 +130,7 @@ def payment_create(
             to_status=PROCESSING,
             details={"timeout_seconds": config.timeout_seconds, "approval_mode": config.approval_mode, "kind": kind},
         )
-        if phone_number and provider == Payment.Provider.SIMULATOR:
+        if phone_number and fields["provider"] == Payment.Provider.SIMULATOR:
             # The party's wallet opens at first sight: its page shows the balance at once.
             ledger.accounts_open({wallet_key(phone_number, currency)}, now=now)
         events.send_event_on_commit(events.payment_created(payment_snapshot(payment)))
@@ -116,6 +143,28 @@ def _provider_of(kind: str, refund_of: Payment | None) -> str:
     if kind == Payment.Kind.REFUND:
         return refund_of.provider if refund_of is not None else Payment.Provider.SIMULATOR
     return providers.active().name if kind == Payment.Kind.REQUEST_TO_PAY else Payment.Provider.SIMULATOR
+
+
+def _schedule(
+    fields: dict[str, Any], kind: str, refund_of: Payment | None, config: SimulatorSettings, now: datetime,
+    *, scripted: bool,
+) -> dict[str, Any]:
+    """Who decides the payment (the provider) and when it is due."""
+    provider = _provider_of(kind, refund_of)
+    schedule = providers.schedule(
+        provider, phone_number=fields["phone_number"], now=now, timeout=config.timeout_seconds,
+        approval_mode=config.approval_mode, kind=kind, external_id=fields["external_id"],
+    )
+    if scripted:
+        # A scenario settles it at its own (scaled) time, with its own seeded outcome; the
+        # worker only expires it if the scenario stops first.
+        schedule["settle_at"] = None
+    return {"provider": provider, **schedule}
+
+
+_CHECKED = frozenset(
+    ("amount", "currency", "phone_number", "party_id_type", "external_id", "booking_details", "payer_message", "payee_note")
+)
 
 
 def request_fingerprint(data: Any) -> str:
@@ -171,10 +220,15 @@ def _refundable(payment: Payment | None, amount: Any) -> Decimal:
     return amount
 
 
-def payment_create_idempotent(
-    *, scope: str, key: str, fingerprint: str, render: Any, **fields: Any
-) -> dict[str, Any]:
-    """Create once per (caller scope, key); returns the first response (`render` builds it)."""
+def payment_create_idempotent(*, scope: str, key: str, render: Any, **fields: Any) -> dict[str, Any]:
+    """Create once per (caller scope, key); returns the first response (`render` builds it).
+
+    The same key with other values (as cleaned: "+46 733-123 499" is 46733123499) is an
+    IdempotencyConflict."""
+    checked = {name: fields.pop(name) for name in list(fields) if name in _CHECKED}
+    cleaned = payment_check(**checked)
+    fingerprint = request_fingerprint(cleaned)
+    fields.update(cleaned)
     try:
         with transaction.atomic():
             payment = payment_create(**fields)
@@ -191,6 +245,10 @@ def payment_create_idempotent(
     if record.request_hash != fingerprint:
         raise IdempotencyConflict(key)
     return record.response
+
+
+_ALREADY = "This payment is already settled."
+_ALREADY_PAUSED = "This payment is already settled, or settlement is paused."
 
 
 def _claimable(ids: list[int], *, respect_pause: bool):
@@ -223,34 +281,29 @@ def _finalize(
     with `respect_pause`, settlement is paused), PaymentError and nothing is written.
     `transaction_ids`: ids an upstream gave its successful payments (else one is drawn).
     """
-    given = transaction_ids or {}
     now = timezone.now()
     for _, outcome in decisions:
         if outcome.status not in FINAL_STATUSES:
-            raise PaymentError(f"{outcome.status!r} is not a final status")
+            raise PaymentError(f"The status {outcome.status!r} is not a final status.")
     ids = [payment_id for payment_id, _ in decisions]
     with transaction.atomic():
         # Lock the payments first (every transition takes its locks in the ledger's order).
         claimed = _claimable(ids, respect_pause=respect_pause).select_for_update().order_by("pk").in_bulk()
         if len(claimed) != len(set(ids)):
-            raise PaymentError("already settled or paused" if respect_pause else "already settled")
+            raise PaymentError(_ALREADY_PAUSED if respect_pause else _ALREADY)
         booked = ledger.ledger_book([claimed[pk] for pk in ids], dict(decisions), now=now)
         by_outcome: dict[outcomes.Outcome, list[int]] = defaultdict(list)
         for payment_id in ids:
             by_outcome[booked.decisions[payment_id]].append(payment_id)
         for outcome, group in by_outcome.items():
-            _mark_final(group, outcome, now, given=given, respect_pause=respect_pause)
+            _mark_final(group, outcome, now, given=transaction_ids or {}, respect_pause=respect_pause)
         # Read back inside the transaction: the rows as committed, versions included.
         rows = Payment.objects.select_related("momo_user").in_bulk(ids)
         payments = [rows[payment_id] for payment_id in ids]
         PaymentLog.objects.bulk_create(
             PaymentLog(
-                payment=payment,
-                event=event,
-                actor=actor,
-                from_status=PROCESSING,
-                to_status=payment.status,
-                details={"reason": payment.reason},
+                payment=payment, event=event, actor=actor, from_status=PROCESSING,
+                to_status=payment.status, details={"reason": payment.reason},
             )
             for payment in payments
         )
@@ -274,7 +327,7 @@ def _mark_final(ids: list[int], outcome: outcomes.Outcome, now: datetime, *, giv
         version=F("version") + 1,
     )
     if updated != len(ids):
-        raise PaymentError("already settled or paused" if respect_pause else "already settled")
+        raise PaymentError(_ALREADY_PAUSED if respect_pause else _ALREADY)
 
 
 def _push_balances(moved: list[LedgerAccount], payments: list[Payment]) -> None:
@@ -317,14 +370,14 @@ def payment_force_many(*, decisions: list[Decision], actor: str) -> list[Payment
     return _finalize(decisions=decisions, event=PaymentLog.Event.FORCED, actor=actor, respect_pause=False)
 
 
-UPSTREAM_DECIDES = "decided by the MoMo upstream, not here: it settles when the upstream answers"
+UPSTREAM_DECIDES = "This payment is decided by the MoMo upstream, not here: it settles when the upstream answers."
 
 
 def payment_force(*, payment: Payment, outcome: str, reason: str = "", actor: str) -> Payment:
     """An operator's (or a command's) decision on one payment: immediate, paused or not."""
     decision = check_outcome(outcome, reason)
     if payment.is_final:
-        raise PaymentError(f"already settled ({payment.status})")
+        raise PaymentError(f"This payment is already settled ({payment.status}).")
     if not providers.forceable(payment.provider):
         raise PaymentError(UPSTREAM_DECIDES)
     return payment_force_many(decisions=[(payment.pk, decision)], actor=actor)[0]
@@ -364,7 +417,7 @@ class WrongPin(PaymentError):
     """The payer typed the simulator's wrong PIN; `attempts` counts this payment's so far."""
 
     def __init__(self, attempts: int) -> None:
-        super().__init__(f"wrong PIN (attempt {attempts})")
+        super().__init__(f"Wrong PIN (attempt {attempts}).")
         self.attempts = attempts
 
 
@@ -374,9 +427,9 @@ DECLINED = outcomes.Outcome(Payment.Status.FAILED, "APPROVAL_REJECTED")
 
 def _payer_may_answer(payment: Payment) -> None:
     if payment.is_final:
-        raise PaymentError(f"already settled ({payment.status})")
+        raise PaymentError(f"This payment is already settled ({payment.status}).")
     if payment.direction != Payment.Direction.IN:
-        raise PaymentError("money out needs no approval from its payee")
+        raise PaymentError("Money out needs no approval from its payee.")
     if providers.of(payment.provider).decides_upstream:
         raise PaymentError(UPSTREAM_DECIDES)
 

@@ -92,19 +92,7 @@ def callback_record(
     """
     now = timezone.now()
     settings = settings or callbacks.SettingsReader()
-    staged = []
-    for result in results:
-        delivery: CallbackDelivery = result["delivery"]
-        config = settings(delivery.payment.momo_user_id)
-        code = result.get("status_code")
-        changes = {"status": delivery.status, "delivered_at": delivery.delivered_at, "next_attempt_at": delivery.next_attempt_at}
-        changes.update(_after_attempt(delivery, code, config, now, final=result.get("final", False)))
-        changes.update(
-            attempts=delivery.attempts + 1, claimed_until=None, last_status_code=code,
-            last_error=(result.get("error") or "")[:300], last_latency_ms=result.get("latency_ms"),
-            first_sent_at=delivery.first_sent_at or result["started_at"], updated_at=now,
-        )
-        staged.append((delivery, result, changes, delivery.attempts))
+    staged = [_staged(result, settings, now) for result in results]
     if not staged:
         return []
     with transaction.atomic():
@@ -122,6 +110,22 @@ def callback_record(
             snapshots = [callback_snapshot(delivery) for delivery, _ in recorded]
             events.send_event_on_commit(events.callbacks_changed(snapshots))
     return [delivery for delivery, _ in recorded]
+
+
+def _staged(result: dict[str, Any], settings: callbacks.SettingsReader, now: datetime) -> tuple:
+    """(delivery, result, the row's changes, its attempts as claimed) for one attempt."""
+    delivery: CallbackDelivery = result["delivery"]
+    code = result.get("status_code")
+    changes = {"status": delivery.status, "delivered_at": delivery.delivered_at, "next_attempt_at": delivery.next_attempt_at}
+    changes.update(
+        _after_attempt(delivery, code, settings(delivery.payment.momo_user_id), now, final=result.get("final", False))
+    )
+    changes.update(
+        attempts=delivery.attempts + 1, claimed_until=None, last_status_code=code,
+        last_error=(result.get("error") or "")[:300], last_latency_ms=result.get("latency_ms"),
+        first_sent_at=delivery.first_sent_at or result["started_at"], updated_at=now,
+    )
+    return delivery, result, changes, delivery.attempts
 
 
 class _Overtaken(Exception):
@@ -194,7 +198,7 @@ def callback_resend(*, delivery: CallbackDelivery, actor: str) -> CallbackDelive
             )
         )
         if updated != 1:
-            raise PaymentError("this callback is being sent right now; try again in a moment")
+            raise PaymentError("This callback is being sent right now; try again in a moment.")
         delivery.refresh_from_db()
         PaymentLog.objects.create(
             payment_id=delivery.payment_id, event=PaymentLog.Event.CALLBACK, actor=actor,

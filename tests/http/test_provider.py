@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from payments import services
 from payments.models import Payment
-from payments.worker import SettlementWorker, settle_all
+from payments.services import payment_settle_all as settle_all
+from payments.worker import SettlementWorker
 from tests.support.factories import make_payment
 from tests.support import child_env, manage
 from tests.support.upstream import API_USER, use_upstream
@@ -72,7 +73,7 @@ def test_the_dashboard_says_why_it_will_not_force_an_upstream_payment(settings, 
     client.force_login(operator)
     response = client.post(f"/dashboard/payments/{payment.reference}/force/", {"outcome": "successful"})
     assert response.status_code == 409
-    assert "cannot be forced: decided by the MoMo upstream" in response.content.decode()
+    assert "cannot be forced. This payment is decided by the MoMo upstream" in response.content.decode()
     payment.refresh_from_db()
     assert payment.status == "processing"
 

@@ -15,7 +15,8 @@ from django.test import Client
 
 from payments import events, services
 from payments.models import Payment, PaymentLog
-from payments.worker import SettlementWorker, settle_all
+from payments.services import payment_settle_all as settle_all
+from payments.worker import SettlementWorker
 from tests.support.factories import bulk_due, make_payment
 
 pytestmark = pytest.mark.django_db(transaction=True)

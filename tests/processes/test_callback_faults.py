@@ -70,7 +70,7 @@ def test_bad_callback_settings_are_refused_in_words_and_change_nothing(db):
         ({"drop_rate": 2}, "drop_rate must be a number from 0 to 1"),
         ({"duplicates": 1.5}, "duplicates must be a whole number from 1 to 20"),
         ({"method": "GET"}, "method must be POST or PUT"),
-        ({"colour": "red"}, "unknown callback setting 'colour'"),
+        ({"colour": "red"}, "Unknown callback setting 'colour'"),
     ):
         with pytest.raises(callbacks.SettingError, match=words):
             services.callback_settings_update(actor="test", momo_user=user, **changes)
@@ -159,7 +159,7 @@ def test_an_operator_sets_faults_from_the_dashboard_globally_and_per_api_user(cl
     }
 
     bad = client.post("/dashboard/callbacks/settings/", {"name": "drop_rate", "value": "lots"})
-    assert bad.status_code == 422 and "Drop_rate must be a number from 0 to 1" in bad.content.decode()
+    assert bad.status_code == 422 and "The callback setting drop_rate must be a number from 0 to 1." in bad.content.decode()
     assert client.post("/dashboard/callbacks/settings/", {"api_user": "nobody", "name": "duplicates", "value": "2"}).status_code == 404
     assert callbacks.effective()["drop_rate"] == 0 and logged.count() == 2
     reset = client.post("/dashboard/callbacks/settings/", {"api_user": str(user.pk), "name": "duplicates", "value": ""})

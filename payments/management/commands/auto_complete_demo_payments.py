@@ -3,7 +3,7 @@ from typing import Any
 
 from payments.management.flags import SimulatorCommand, rate, seconds
 from payments.selectors import simulator_settings
-from payments.worker import settle_all
+from payments.services import payment_settle_all
 
 
 class Command(SimulatorCommand):
@@ -18,7 +18,7 @@ class Command(SimulatorCommand):
         success_rate = options["success_rate"]
         if success_rate is None:
             success_rate = simulator_settings().success_rate
-        counts = settle_all(
+        counts = payment_settle_all(
             older_than=timedelta(seconds=options["timeout"]),
             success_rate=success_rate,
             seed=options["seed"],

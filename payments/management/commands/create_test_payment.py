@@ -1,10 +1,9 @@
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from payments import services, validation
+from payments import services
 from payments.management.flags import SimulatorCommand, positive_int
 
 
@@ -18,15 +17,11 @@ class Command(SimulatorCommand):
         parser.add_argument("--count", type=positive_int, default=1)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            amount = validation.clean_amount(options["amount"])
-            currency = validation.clean_currency(options["currency"])
-            phone = validation.clean_phone(options["phone"])
-        except ValidationError as exc:
-            raise CommandError(exc.messages[0]) from None
+        fields = {"amount": options["amount"], "currency": options["currency"], "phone_number": options["phone"]}
         base = settings.PUBLIC_URL or "http://127.0.0.1:8000"
         for _ in range(options["count"]):
-            payment = services.payment_create(
-                amount=amount, currency=currency, phone_number=phone, actor="command"
-            )
+            try:
+                payment = services.payment_create(**fields, actor="command")
+            except services.InvalidValue as exc:
+                raise CommandError(str(exc)) from None
             self.stdout.write(f"{payment.reference} {base}/pay/{payment.reference}/")
