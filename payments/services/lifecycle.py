@@ -308,8 +308,9 @@ def _finalize(
             for payment in payments
         )
         _outbox(payments, now)
-        events.send_event_on_commit(events.payments_changed([payment_snapshot(p) for p in [*payments, *booked.refunded]]))
-        _push_balances(booked.accounts, payments)
+        # One push after commit: the payments, then the balances they moved.
+        pushed = events.payments_changed([payment_snapshot(p) for p in [*payments, *booked.refunded]])
+        events.send_event_on_commit(pushed + _balance_events(booked.accounts, payments))
     return payments
 
 
@@ -330,14 +331,14 @@ def _mark_final(ids: list[int], outcome: outcomes.Outcome, now: datetime, *, giv
         raise PaymentError(_ALREADY_PAUSED if respect_pause else _ALREADY)
 
 
-def _push_balances(moved: list[LedgerAccount], payments: list[Payment]) -> None:
+def _balance_events(moved: list[LedgerAccount], payments: list[Payment]) -> list[events.Event]:
     """Balances that moved, after commit; a wallet's push names the payment that moved it."""
     if not moved:
-        return
+        return []
     by_wallet = {
         party_owner(p.phone_number): payment_snapshot(p) for p in payments if p.status == Payment.Status.SUCCESSFUL
     }
-    events.send_event_on_commit(events.balances_changed([account_snapshot(a) for a in moved], payments=by_wallet))
+    return events.balances_changed([account_snapshot(a) for a in moved], payments=by_wallet)
 
 
 def _momo_status(payment: Payment) -> dict[str, Any]:

@@ -9,10 +9,10 @@ NOT_ENOUGH_FUNDS common.
 """
 
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 from hypothesis import HealthCheck, settings as hsettings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
@@ -60,7 +60,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(success_rate=st.sampled_from([0.0, 0.7, 1.0]))
     def settle(self, success_rate) -> None:
         """The worker's batches: several movements of one account in one transaction."""
-        self.worker.settle_all(created_before=timezone.now(), success_rate=success_rate)
+        services.payment_settle_all(older_than=timedelta(0), success_rate=success_rate, actor="t")
 
     @rule(data=st.data(), outcome=OUTCOMES)
     def force(self, data, outcome) -> None:

@@ -94,7 +94,7 @@ BAD = [
     ("timeline:\n  - {at: 0, settings: {success_rate: 5}}", "bad.yaml: timeline[0].settings.success_rate: Success rate must be between 0 and 1: 0.9 means 9 in 10 succeed."),
     ("timeline:\n  - {at: 0, dance: {}}", "bad.yaml: timeline[0]: unknown action 'dance' (use create, force, settings, callbacks, refund, transfer)"),
     ("timeline:\n  - {at: -1, create: {}}", "bad.yaml: timeline[0].at: must be a number from 0 to 86400"),
-    ("timeline:\n  - {at: 0, callbacks: {drop_rate: 2}}", "bad.yaml: timeline[0].callbacks: drop_rate "),
+    ("timeline:\n  - {at: 0, callbacks: {drop_rate: 2}}", "bad.yaml: timeline[0].callbacks: The callback setting drop_rate "),
     ("timeline: [ {at: 0", "bad.yaml: not valid YAML: while parsing a flow mapping"),
 ]
 
