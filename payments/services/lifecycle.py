@@ -41,6 +41,7 @@ PARTY_RULES: dict[str, Callable[[Any], str]] = {
     Payment.PartyIdType.MSISDN: validation.clean_phone,
     Payment.PartyIdType.EMAIL: validation.clean_email_party,
     Payment.PartyIdType.PARTY_CODE: validation.clean_party_code,
+    "ALIAS": validation.clean_party_code,  # a Disbursement payee's alias (MOMO.md)
 }
 
 
@@ -67,7 +68,7 @@ def payment_check(
     the first bad one. `payment_create` runs it; a scenario file runs it when it loads.
     `party_required=False`: a refund of a reference nobody knows (it fails when it settles)."""
     if party_id_type not in PARTY_RULES:
-        raise InvalidValue("party_id_type", "The party id type must be MSISDN, EMAIL or PARTY_CODE.")
+        raise InvalidValue("party_id_type", f"The party id type must be one of {', '.join(PARTY_RULES)}.")
     return {
         "amount": _rule("amount", validation.clean_amount, amount),
         "currency": _rule("currency", validation.clean_currency, currency),
