@@ -45,6 +45,7 @@ FIXES = {
     "INVALID_CALLBACK_HOST": "providerCallbackHost is a host name only (no scheme, port or path), e.g. example.com",
     "INVALID_PARTY_ID_TYPE": "use msisdn, email or party_code in the path",
     "SERVICE_UNAVAILABLE": "a temporary failure: " + SAME_REFERENCE + ", after the Retry-After seconds",
+    "NOT_ALLOWED": "only the subscription key that created this API user may give it a new API key: send that key",
     "invalid_client": "send Authorization: Basic base64(apiUserId:apiKey) with the API user's current key; a lost key is replaced with POST /v1_0/apiuser/{{id}}/apikey",
 }
 UNAUTHORIZED = [

@@ -16,6 +16,7 @@ from django.conf import settings
 from inspector.models import ApiCall
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
+PRODUCTS = ("collection", "disbursement", "remittance")
 SLOW_CALLBACK_MS = 1000.0
 RETRY_WINDOW_SECONDS = 600  # a request to pay this soon after a 5xx, with the same body, is its retry
 
@@ -44,7 +45,8 @@ def check_token_reuse(calls: list[ApiCall]) -> Check:
     product = [c for c in inbound if not _is_token(c) and c.product != "provisioning" and c.operation != "unknown"]
     lifetime = settings.MOMO_TOKEN_EXPIRES_IN
     span = (inbound[-1].at - inbound[0].at).total_seconds() if len(inbound) > 1 else 0.0
-    needed = 1 + int(span // max(lifetime * 0.9, 1))
+    # Each product issues its own tokens: one per product used, renewed as each expires.
+    needed = max(1, len({c.product for c in product})) * (1 + int(span // max(lifetime * 0.9, 1)))
     evidence = f"{len(tokens)} token(s) fetched for {len(product)} product call(s) over {span:.0f} s (a token lasts {lifetime} s)"
     verdict = PASS
     if len(product) >= 3 and len(tokens) >= len(product) / 2:
@@ -76,8 +78,19 @@ def _backs_off(times: list[float]) -> bool:
     return late >= early * 1.5 or min(gaps) >= 5.0
 
 
+def _is_status(call: ApiCall) -> bool:
+    """A status read of any product: `status`, `transfer-status`, `deposit-status`, …"""
+    return call.method == "GET" and (call.operation == "status" or call.operation.endswith("-status"))
+
+
+def _creates_money(call: ApiCall) -> bool:
+    """A request to pay, transfer, deposit, refund, …: a POST of a product with a reference."""
+    return (call.method == "POST" and call.product in PRODUCTS and not _is_token(call)
+            and call.operation not in ("deliverynotification", "unknown"))
+
+
 def check_status_polling(calls: list[ApiCall]) -> Check:
-    reads = [c for c in _inbound(calls) if c.operation == "status"]
+    reads = [c for c in _inbound(calls) if _is_status(c)]
     limit = settings.MOMO_STATUS_RATE
     peak = _max_per_second([c.at.timestamp() for c in reads])
     by_payment: dict[str, list[float]] = defaultdict(list)
@@ -101,19 +114,19 @@ def check_status_polling(calls: list[ApiCall]) -> Check:
 def _payment_key(call: ApiCall) -> tuple | None:
     try:
         body = json.loads(call.request_body)
-        payer = body.get("payer") or {}
-        return (str(body.get("amount")), str(body.get("currency")), str(payer.get("partyId")), str(body.get("externalId")))
+        party = body.get("payer") or body.get("payee") or {}
+        return (str(body.get("amount")), str(body.get("currency")), str(party.get("partyId")), str(body.get("externalId")))
     except (ValueError, AttributeError, TypeError):
         return None
 
 
 def check_retry_reference(calls: list[ApiCall]) -> Check:
-    creates = [c for c in _inbound(calls) if c.operation == "requesttopay"]
+    creates = [c for c in _inbound(calls) if _creates_money(c)]
     safe, doubled = 0, []
     for index, failed in enumerate(creates):
         if failed.status is None or failed.status < 500 or _payment_key(failed) is None:
             continue
-        retry = next((c for c in creates[index + 1:] if _payment_key(c) == _payment_key(failed)), None)
+        retry = next((c for c in creates[index + 1:] if c.operation == failed.operation and _payment_key(c) == _payment_key(failed)), None)
         if retry is None or (retry.at - failed.at).total_seconds() > RETRY_WINDOW_SECONDS:
             continue
         if retry.reference == failed.reference:

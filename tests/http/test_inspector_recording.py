@@ -235,3 +235,13 @@ def test_a_callback_attempt_is_recorded_in_the_same_stream_with_its_signature_re
     signature = [request.headers for request in receiver.got][0]["Webhook-Signature"]
     stored = json.dumps(list(ApiCall.objects.values()), default=str, ensure_ascii=False)
     assert signature not in stored and secret not in stored
+
+
+def test_calls_of_every_product_are_recorded_by_their_path(merchant):
+    """Disbursements and Remittances too: recorded by path prefix, no list of views."""
+    for product in ("disbursement", "remittance"):
+        call = one_call(raw(merchant, "POST", f"/{product}/token/", raw=b"", Authorization=basic(merchant.user_id, "wrong")))
+        assert (call.product, call.operation, call.status, call.code) == (product, "token", 401, "invalid_client")
+        assert call.api_user == uuid.UUID(merchant.user_id)
+    call = one_call(raw(merchant, "GET", "/disbursement/v1_0/nothing"))
+    assert (call.product, call.operation, call.code) == ("disbursement", "unknown", "ROUTE_NOT_FOUND")
