@@ -453,9 +453,12 @@ def inspector_run(stack: Stack, workdir: Path, plan: Plan) -> dict[str, Any]:
     on, off; once each in --quick), each window on a fresh server: its cost in server CPU per answered request (what bounds throughput on a
     saturated server, and what a busy neighbour disturbs least) and in throughput; of each
     pair the window with the lower CPU per request counts."""
+    from django.conf import settings
+
     from bench import floors
 
     runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+    windows = []  # every window in order, for the record: the spread is the machine's noise
     for label in plan.inspector_order:
         stack.extra_env = {"INSPECTOR_ENABLED": "1" if label == "on" else "0"}
         stack.start_server()
@@ -464,14 +467,17 @@ def inspector_run(stack: Stack, workdir: Path, plan: Plan) -> dict[str, Any]:
             run = _momo_window(stack, workdir, plan, "rtp", control.momo_tokens(plan.momo_users), [])
             run.pop("accepted")
             runs[label].append(run)
+            windows.append({"inspector": label, "requests_per_s": run["requests_per_s"],
+                            "cpu_ms_per_request": run["cpu_ms_per_request"]})
         finally:
             stack.stop()
             stack.extra_env = {}
     on, off = (min(runs[label], key=lambda r: r["cpu_ms_per_request"] or float("inf")) for label in ("on", "off"))
-    recording = inspector_recording_cost()
+    # Rows per write as the flushing thread would gather them at the measured rate.
+    recording = inspector_recording_cost(batch=max(1, round(on["requests_per_s"] * settings.INSPECTOR_FLUSH_SECONDS)))
     cpu_on, cpu_off = on.get("cpu_ms_per_request"), off.get("cpu_ms_per_request")
     return {
-        "on": on, "off": off,
+        "on": on, "off": off, "windows": windows,
         "throughput_cost_pct": round(100 * (1 - on["requests_per_s"] / off["requests_per_s"]), 1) if off["requests_per_s"] else None,
         "cpu_cost_pct": round(100 * (cpu_on / cpu_off - 1), 1) if cpu_on and cpu_off else None,
         "recording": recording,
@@ -510,11 +516,11 @@ def inspector_recording_cost(calls: int = 2000, batch: int = 50) -> dict[str, An
     # RequestFactory's own cost is in build_ms too: an upper bound of the middleware's.
     writes = []
     push = recorder.Pusher()  # as the flushing thread pushes
-    for start in range(0, 4 * batch, batch):
+    for start in range(0, min(4 * batch, calls - batch + 1), batch):
         began = time.perf_counter()
         recorder.write(made[start:start + batch], push)
         writes.append((time.perf_counter() - began) * 1000 / batch)
-    return {"calls": calls, "build_ms": round(build_ms, 4), "write_ms": round(min(writes), 4),
+    return {"calls": calls, "batch": batch, "build_ms": round(build_ms, 4), "write_ms": round(min(writes), 4),
             "ms_per_call": round(build_ms + min(writes), 4)}
 
 

@@ -157,7 +157,8 @@ def inspector_targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool
     if not x or x.get("recording_cost_pct") is None:
         return []
     rec = x["recording"]
-    measured = (f"{rec['ms_per_call']:g} ms per call (build {rec['build_ms']:g} + write {rec['write_ms']:g}) of "
+    measured = (f"{rec['ms_per_call']:g} ms per call (build {rec['build_ms']:g} + write {rec['write_ms']:g}, "
+                f"{rec.get('batch', '?')} rows a write) of "
                 f"{x['off']['cpu_ms_per_request']:g} ms: {x['recording_cost_pct']:g} %; windows on vs off: CPU per request "
                 f"{x['cpu_cost_pct']:+g} %, throughput {x['on']['requests_per_s']:g}/s vs {x['off']['requests_per_s']:g}/s")
     return [(f"the inspector costs request to pay < {INSPECTOR_MAX_COST_PCT:g} %", measured,

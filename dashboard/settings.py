@@ -428,7 +428,7 @@ MOMO_ENVIRONMENTS = _momo_environments(
 )
 # The integration inspector (docs/inspector.md): every call on a MoMo path is recorded.
 INSPECTOR_ENABLED = env_bool("INSPECTOR_ENABLED", True)
-INSPECTOR_FLUSH_SECONDS = float(os.environ.get("INSPECTOR_FLUSH_SECONDS", "0.2"))  # 0: write each call at once
+INSPECTOR_FLUSH_SECONDS = float(os.environ.get("INSPECTOR_FLUSH_SECONDS", "0.5"))  # 0: write each call at once
 INSPECTOR_MAX_PER_USER = int(os.environ.get("INSPECTOR_MAX_PER_USER", "2000"))
 INSPECTOR_MAX_TOTAL = int(os.environ.get("INSPECTOR_MAX_TOTAL", "50000"))
 INSPECTOR_BODY_LIMIT = 4096  # characters of each body kept
