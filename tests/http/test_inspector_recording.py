@@ -245,3 +245,27 @@ def test_calls_of_every_product_are_recorded_by_their_path(merchant):
         assert call.api_user == uuid.UUID(merchant.user_id)
     call = one_call(raw(merchant, "GET", "/disbursement/v1_0/nothing"))
     assert (call.product, call.operation, call.code) == ("disbursement", "unknown", "ROUTE_NOT_FOUND")
+
+
+def test_upstream_calls_are_recorded_in_the_same_stream_with_their_secrets_redacted(settings, httpserver):
+    from payments.providers import momo as upstream
+    from tests.support.factories import make_payment
+    from tests.support.upstream import API_KEY, API_USER, use_upstream
+    from tests.support.upstream import SUBSCRIPTION_KEY as UPSTREAM_KEY
+
+    use_upstream(settings, httpserver, callback_base="https://shop.example.com/base")
+    httpserver.expect_request("/collection/token/", method="POST").respond_with_json(
+        {"access_token": "upstream-token-0123456789", "token_type": "access_token", "expires_in": 3600})
+    httpserver.expect_request("/collection/v1_0/requesttopay", method="POST").respond_with_data("", status=503)
+    payment = make_payment()
+    with pytest.raises(upstream.UpstreamUnavailable):
+        upstream.request_to_pay(reference=str(payment.reference), amount=payment.amount, currency="EUR",
+                                phone_number=payment.phone_number, external_id="x", callback_url="https://shop.example.com/cb")
+    recorder.flush()
+    made = {c.operation: c for c in ApiCall.objects.filter(direction="upstream")}
+    assert made["requesttopay"].status == 503 and made["requesttopay"].reference == str(payment.reference)
+    assert made["requesttopay"].code == "HTTP_503" and "same X-Reference-Id" in made["requesttopay"].fix
+    stored = json.dumps(list(ApiCall.objects.filter(direction="upstream").values()), default=str, ensure_ascii=False)
+    for secret in (UPSTREAM_KEY, API_KEY, "upstream-token-0123456789"):
+        assert secret not in stored
+    assert API_USER in stored  # the Basic header names its user, never its key
