@@ -92,7 +92,10 @@ def _note_server_loop() -> None:
     if _server_loop is None:
         from asgiref.sync import SyncToAsync
 
-        _server_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+        try:  # called on the loop itself (the demo's callback sender)
+            _server_loop = asyncio.get_running_loop()
+        except RuntimeError:  # a request's thread
+            _server_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
 
 
 class Pusher:
