@@ -5,6 +5,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
+from urllib.parse import unquote
 
 HEADERS_KEPT = 40
 HEADER_VALUE_MAX = 300
@@ -59,6 +60,20 @@ def headers(raw: Mapping[str, str]) -> dict[str, str]:
         if len(kept) >= HEADERS_KEPT:
             break
     return kept
+
+
+def path(full_path: str) -> str:
+    """A path with its query string's secret values (Azure's `subscription-key=`, a
+    `token=`) cut to their last 4 characters."""
+    base, mark, query = full_path.partition("?")
+    if not mark:
+        return full_path
+    parts = []
+    for pair in query.split("&"):
+        name, equals, value = pair.partition("=")
+        secret = any(word in name.lower() for word in SECRET_WORDS)
+        parts.append(f"{name}={tail(unquote(value))}" if equals and secret else pair)
+    return f"{base}?{'&'.join(parts)}"
 
 
 def body(raw: bytes | str, limit: int) -> str:

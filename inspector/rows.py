@@ -119,7 +119,7 @@ def inbound(request: HttpRequest, response: HttpResponse, seconds: float) -> dic
         "product": product,
         "operation": operation,
         "method": (request.method or "")[:8],
-        "path": request.get_full_path()[:300],
+        "path": redact.path(request.get_full_path())[:300],
         "host": request.META.get("HTTP_HOST", "")[:120],
         "status": status,
         "code": code,

@@ -194,6 +194,11 @@ def test_no_secret_is_stored(merchant):
     assert f"Basic [redacted; API user {merchant.user_id}]" in stored
 
 
+def test_a_secret_in_the_query_string_is_not_stored(merchant):
+    call = one_call(raw(merchant, "GET", f"/collection/v1_0/account/balance?subscription-key={SUBSCRIPTION_KEY}&x=1"))
+    assert SUBSCRIPTION_KEY not in call.path and call.path.endswith(f"?subscription-key=…{SUBSCRIPTION_KEY[-4:]}&x=1")
+
+
 def secrets_of(client: DjangoMomoClient) -> list[str]:
     encoded = basic(client.user_id, client.api_key).split()[1]
     return [SUBSCRIPTION_KEY, client.api_key, client.token, encoded, client.token[:-4], client.api_key[:-4]]
