@@ -7,6 +7,7 @@ path by what it changes:
 - `upstream`: the status schedule of payments a real MoMo upstream decides;
 - `ledger`: the double-entry ledger: accounts, the booking of a payment's movement (which
   the one transition calls in its transaction), an operator's float and wallet changes;
+- `refunds`: a refund of a payment (a payment of kind refund);
 - `rules`: every range and the outcome/reason pair, written once;
 - `demo`: the live settings row and the operator account;
 - `credentials`: MoMo API users, keys and subscription keys;
@@ -47,7 +48,6 @@ from payments.services.lifecycle import (
     payment_force,
     payment_force_many,
     payment_log_skip,
-    payment_refund,
     payment_settle,
     payment_settle_many,
     request_fingerprint,
@@ -64,6 +64,7 @@ from payments.services.ledger import (
     wallet_set_balance,
 )
 from payments.services.batch import payment_settle_all
+from payments.services.refunds import payment_refund
 from payments.services.outbox import (
     CALLBACK_PENDING,
     callback_claim,
