@@ -16,11 +16,8 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, JsonResponse
 from django.urls import path, set_urlconf
 
+from bench.stack import BARE_HTTP, BARE_WS
 from dashboard.asgi import application as site  # sets Django up
-
-BARE_HTTP = "/floor/bare/"
-BARE_WS = "/ws/floor/"
-MINIMAL_HTTP = "/api/floor/"  # LiveSettle's JSON 404: no route matches it
 
 
 def bare_view(request: HttpRequest) -> JsonResponse:

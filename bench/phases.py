@@ -10,7 +10,7 @@ import psutil
 
 from bench import control
 from bench.control import ClientProc, all_ready, expect_all
-from bench.stack import CpuMeter, RolesMeter, Stack, wait_until
+from bench.stack import BARE_HTTP, MINIMAL_HTTP, CpuMeter, RolesMeter, Stack, wait_until
 
 LATE_MS = 250.0  # a dashboard update later than this counts as late
 
@@ -426,14 +426,12 @@ def _momo_window(stack: Stack, workdir: Path, plan: Plan, mode: str, tokens: lis
 def momo_run(stack: Stack, workdir: Path, plan: Plan, ports: list[int] | None = None) -> dict[str, Any]:
     """The two framework floors, then request-to-pay, then status: each a closed loop of
     `momo_concurrency` requests against the same server(s), in the same run."""
-    from bench import floors
-
     tokens = control.momo_tokens(plan.momo_users)
     for port in ports or [stack.port]:  # the first request imports the URLConf: not measured
-        for path in (floors.BARE_HTTP, floors.MINIMAL_HTTP):
+        for path in (BARE_HTTP, MINIMAL_HTTP):
             control.http_get(port, path)
-    bare = _momo_window(stack, workdir, plan, "get", [], [], path=floors.BARE_HTTP, ports=ports)
-    minimal = _momo_window(stack, workdir, plan, "get", [], [], path=floors.MINIMAL_HTTP, ok_code="404", ports=ports)
+    bare = _momo_window(stack, workdir, plan, "get", [], [], path=BARE_HTTP, ports=ports)
+    minimal = _momo_window(stack, workdir, plan, "get", [], [], path=MINIMAL_HTTP, ok_code="404", ports=ports)
     before = control.momo_payment_count()
     rtp = _momo_window(stack, workdir, plan, "rtp", tokens, [], ports=ports)
     created = rtp.pop("accepted")

@@ -23,6 +23,10 @@ from typing import Any
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
+# The framework floors' paths (bench/floors.py) on the bench's Daphne.
+BARE_HTTP = "/floor/bare/"  # a Django JSON view, no middleware
+BARE_WS = "/ws/floor/"  # a bare Channels consumer
+MINIMAL_HTTP = "/api/floor/"  # LiveSettle's own JSON 404 under /api/, all its middleware
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
