@@ -453,15 +453,13 @@ def inspector_run(stack: Stack, workdir: Path, plan: Plan) -> dict[str, Any]:
     pair the window with the lower CPU per request counts."""
     from django.conf import settings
 
-    from bench import floors
-
     runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
     windows = []  # every window in order, for the record: the spread is the machine's noise
     for label in plan.inspector_order:
         stack.extra_env = {"INSPECTOR_ENABLED": "1" if label == "on" else "0"}
         stack.start_server()
         try:
-            control.http_get(stack.port, floors.MINIMAL_HTTP)  # the URLConf's import: not measured
+            control.http_get(stack.port, MINIMAL_HTTP)  # the URLConf's import: not measured
             run = _momo_window(stack, workdir, plan, "rtp", control.momo_tokens(plan.momo_users), [])
             run.pop("accepted")
             runs[label].append(run)
