@@ -108,7 +108,10 @@ def test_too_many_status_reads_are_recorded_as_rate_limited(merchant, settings):
     settings.MOMO_STATUS_RATE = 1
     reference, _ = merchant.request_to_pay()
     merchant.status(reference)
+    # The limit counts per clock second: a read may fall into the next one; the third cannot.
     call = one_call(lambda: merchant.status(reference))
+    if call.status == 200:
+        call = one_call(lambda: merchant.status(reference))
     assert (call.status, call.code) == (429, "RATE_LIMITED")
     assert "Retry-After" in call.fix and call.reference == reference
 
