@@ -128,6 +128,9 @@ class Services:
         # create limit) stay in the path but far above what one machine can send.
         env.update(MOMO_SUBSCRIPTION_KEY="bench-momo-subscription-key", MOMO_STATUS_RATE="1000000",
                    MOMO_REQUEST_RATE="1000000", API_CREATE_RATE="1000000/s")
+        # The embedded demo caps connections per client address (payments/serving.py): every
+        # bench client is 127.0.0.1, so no cap (0), as behind a proxy.
+        env.update(SERVER_MAX_CONNECTIONS_PER_ADDRESS="0", SERVER_MAX_WEBSOCKETS_PER_ADDRESS="0")
         # Its payers pay thousands of times from one number: rich, so the ledger's funds
         # check stays in the path but never refuses one.
         env.setdefault("WALLET_START_BALANCE", "1000000000")
