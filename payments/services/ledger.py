@@ -22,7 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -227,6 +227,18 @@ def _pay(payment: Payment, source: LedgerAccount, target: LedgerAccount, now: da
     ]
 
 
+def _save_balances(accounts: list[LedgerAccount]) -> None:
+    """One statement, many rows (the rows are locked and their balances computed here):
+    bulk_update's CASE per row cost more than the rest of the booking."""
+    table = LedgerAccount._meta.db_table
+    field = LedgerAccount._meta.get_field("updated_at")
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET balance = %s, updated_at = %s WHERE id = %s",
+            [(a.balance, field.get_db_prep_value(a.updated_at, connection), a.pk) for a in accounts],
+        )
+
+
 def _write(booked: Booked, entries: list[LedgerEntry], moved: dict[int, LedgerAccount],
            refunded: dict[int, Payment], now: datetime) -> None:
     if entries:
@@ -234,7 +246,7 @@ def _write(booked: Booked, entries: list[LedgerEntry], moved: dict[int, LedgerAc
         accounts = sorted(moved.values(), key=lambda a: a.pk)
         for account in accounts:
             account.updated_at = now
-        LedgerAccount.objects.bulk_update(accounts, ["balance", "updated_at"])
+        _save_balances(accounts)
         booked.accounts = accounts
     for pk in sorted(refunded):
         # A new version, so its pages (checkout: "Refunded") take the change.

@@ -240,7 +240,8 @@ def _finalize(
     ids = [payment_id for payment_id, _ in decisions]
     with transaction.atomic():
         # Lock the payments first (every transition takes its locks in the ledger's order).
-        claimed = _claimable(ids, respect_pause=respect_pause).select_for_update().order_by("pk").in_bulk()
+        claimed = _claimable(ids, respect_pause=respect_pause).select_related("momo_user")
+        claimed = claimed.select_for_update(of=("self",)).order_by("pk").in_bulk()
         if len(claimed) != len(set(ids)):
             raise PaymentError(_ALREADY_PAUSED if respect_pause else _ALREADY)
         booked = ledger.ledger_book([claimed[pk] for pk in ids], dict(decisions), now=now)
@@ -248,10 +249,10 @@ def _finalize(
         for payment_id in ids:
             by_outcome[booked.decisions[payment_id]].append(payment_id)
         for outcome, group in by_outcome.items():
-            _mark_final(group, outcome, now, given=transaction_ids or {}, respect_pause=respect_pause)
-        # Read back inside the transaction: the rows as committed, versions included.
-        rows = Payment.objects.select_related("momo_user").in_bulk(ids)
-        payments = [rows[payment_id] for payment_id in ids]
+            drawn = _mark_final(group, outcome, now, given=transaction_ids or {}, respect_pause=respect_pause)
+            for pk in group:  # the rows as the UPDATE left them: locked, so nothing else changed them
+                _apply(claimed[pk], outcome, drawn.get(pk, ""), now)
+        payments = [claimed[payment_id] for payment_id in ids]
         PaymentLog.objects.bulk_create(
             PaymentLog(
                 payment=payment, event=event, actor=actor, from_status=PROCESSING,
@@ -261,34 +262,47 @@ def _finalize(
         )
         _outbox(payments, now)
         # One push after commit: the payments, then the balances they moved.
-        pushed = events.payments_changed([payment_snapshot(p) for p in [*payments, *booked.refunded]])
-        events.send_event_on_commit(pushed + _balance_events(booked.accounts, payments))
+        snapshots = {p.pk: payment_snapshot(p) for p in [*payments, *booked.refunded]}
+        pushed = events.payments_changed(list(snapshots.values()))
+        events.send_event_on_commit(pushed + _balance_events(booked.accounts, payments, snapshots))
     return payments
 
 
 def _mark_final(ids: list[int], outcome: outcomes.Outcome, now: datetime, *, given: dict[int, str],
-                respect_pause: bool) -> None:
-    """The compare-and-set of one outcome's payments (locked already, so it takes them all)."""
+                respect_pause: bool) -> dict[int, str]:
+    """The compare-and-set of one outcome's payments (locked already, so it takes them all);
+    returns the transaction ids it gave the successful ones."""
     successful = outcome.status == Payment.Status.SUCCESSFUL
-    drawn = [When(pk=pk, then=Value(given.get(pk) or _transaction_id())) for pk in ids]
+    drawn = {pk: given.get(pk) or _transaction_id() for pk in ids} if successful else {}
     updated = _claimable(ids, respect_pause=respect_pause).update(
         status=outcome.status,
         reason="" if successful else outcome.reason,
-        financial_transaction_id=Case(*drawn, default=Value("")) if successful else "",
+        financial_transaction_id=Case(*(When(pk=pk, then=Value(t)) for pk, t in drawn.items()), default=Value(""))
+        if successful else "",
         settled_at=now,
         updated_at=now,
         version=F("version") + 1,
     )
     if updated != len(ids):
         raise PaymentError(_ALREADY_PAUSED if respect_pause else _ALREADY)
+    return drawn
 
 
-def _balance_events(moved: list[LedgerAccount], payments: list[Payment]) -> list[events.Event]:
+def _apply(payment: Payment, outcome: outcomes.Outcome, transaction_id: str, now: datetime) -> None:
+    """In memory, what `_mark_final` wrote (no read back)."""
+    successful = outcome.status == Payment.Status.SUCCESSFUL
+    payment.status, payment.reason = outcome.status, "" if successful else outcome.reason
+    payment.financial_transaction_id = transaction_id
+    payment.settled_at = payment.updated_at = now
+    payment.version += 1
+
+
+def _balance_events(moved: list[LedgerAccount], payments: list[Payment], snapshots: dict[int, dict[str, Any]]) -> list[events.Event]:
     """Balances that moved, after commit; a wallet's push names the payment that moved it."""
     if not moved:
         return []
     by_wallet = {
-        party_owner(p.phone_number): payment_snapshot(p) for p in payments if p.status == Payment.Status.SUCCESSFUL
+        party_owner(p.phone_number): snapshots[p.pk] for p in payments if p.status == Payment.Status.SUCCESSFUL
     }
     return events.balances_changed([account_snapshot(a) for a in moved], payments=by_wallet)
 
