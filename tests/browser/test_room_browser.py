@@ -313,19 +313,22 @@ def test_no_page_logs_a_csp_violation_or_an_htmx_error_through_a_whole_scenario(
         # The payer answers on the phone; then a whole scenario plays to its end.
         phone.page.get_by_label("PIN").fill("2468")
         phone.page.get_by_role("button", name="Approve").tap()
-        expect(checkout.page.get_by_role("heading", name="Payment successful")).to_be_visible(timeout=5_000)
+        expect(phone.page.get_by_role("heading", name="Payment successful")).to_be_visible(timeout=10_000)
+        expect(checkout.page.get_by_role("heading", name="Payment successful")).to_be_visible(timeout=10_000)
         page.locator("#presenter-panel li", has_text="Happy path").get_by_role("button", name="Play").click()
         expect(page.locator("[data-playing]")).to_be_visible()
         row = page.locator("#payment-rows .prow.status-processing").first
         row.get_by_role("button", name="Fail").click()  # an operator forces one of its payments
-        expect(page.locator("#toasts")).to_contain_text("forced failed")
+        # Forced, or (a slow machine) settled by the scenario first: either way a toast, no error.
+        expect(page.locator("#toasts")).to_contain_text(re.compile(r"forced failed|already settled"))
         expect(page.locator("[data-playing]")).to_have_count(0, timeout=30_000)
         expect(screen.page.locator("#payment-rows .prow")).to_have_count(6, timeout=5_000)
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Reset demo").click()
         expect(screen.page.locator(".join")).to_be_visible(timeout=5_000)
         expect(checkout.page.get_by_role("heading", name="Payment successful")).to_be_visible()
-        assert {name: watched.trouble() for name, watched in pages.items()} == {name: [] for name in pages}
+        trouble = {name: watched.trouble() for name, watched in pages.items()}
+        assert trouble == {name: [] for name in pages}, trouble
     finally:
         for watched in pages.values():
             watched.page.context.close()
