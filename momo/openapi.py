@@ -94,7 +94,15 @@ PATHS: dict[str, dict[str, Any]] = {
 def _shared_paths(product: str) -> dict[str, dict[str, Any]]:
     """What every product serves under its own prefix (its token, balance, account holder,
     basic user info, delivery notification), tagged with that product."""
-    paths = {
+    paths = {**_token_paths(product), **_account_paths(product)}
+    for operations in paths.values():
+        for operation in operations.values():
+            operation["tags"] = [TAGS[product]]
+    return paths
+
+
+def _token_paths(product: str) -> dict[str, dict[str, Any]]:
+    return {
         f"/{product}/token/": {"post": _op(
             "A bearer token for Basic auth (API user : API key)",
             {"200": _json("The token.", {"type": "object", "properties": {
@@ -110,6 +118,11 @@ def _shared_paths(product: str) -> dict[str, dict[str, Any]]:
                         _header("notificationMessage", "The message (or send it in the body).", required=False),
                         _header("Language", "The message's language.", required=False)],
         )},
+    }
+
+
+def _account_paths(product: str) -> dict[str, dict[str, Any]]:
+    return {
         f"/{product}/v1_0/account/balance": {"get": _op(
             f"The API user's {product} balance in its environment's currency",
             {"200": _json("The account's balance in the ledger (a float for disbursement and remittance).", {"$ref": "#/components/schemas/MomoBalance"})}, parameters=[ENVIRONMENT],
@@ -135,10 +148,6 @@ def _shared_paths(product: str) -> dict[str, dict[str, Any]]:
             parameters=[_path_param("accountHolderMSISDN", "The payer's MSISDN.")],
         )},
     }
-    for operations in paths.values():
-        for operation in operations.values():
-            operation["tags"] = [TAGS[product]]
-    return paths
 
 
 for _product in TAGS:

@@ -89,17 +89,7 @@ def momo_user_create(
     it new keys there; empty for the operator's own (new keys from the operator only).
     `starting_float`: its disbursement and remittance accounts' float in each currency
     (None: MOMO_DEFAULT_FLOAT); its accounts in its environment's currency open now."""
-    try:
-        provider_callback_host = validation.clean_callback_host(provider_callback_host)
-    except ValidationError as exc:
-        raise InvalidValue("provider_callback_host", exc.messages[0]) from None
-    if target_environment not in settings.MOMO_ENVIRONMENTS:
-        known = ", ".join(settings.MOMO_ENVIRONMENTS)
-        raise InvalidValue("target_environment", f"Unknown target environment {target_environment!r}: use one of {known}.")
-    if reason_format not in MomoApiUser.ReasonFormat.values:
-        raise InvalidValue("reason_format", f"The reason format must be 'string' or 'object', not {reason_format!r}.")
-    if readings not in MomoApiUser.Readings.values:
-        raise InvalidValue("readings", f"The readings must be 'pages' or 'captured', not {readings!r}.")
+    provider_callback_host = _checked_user(provider_callback_host, target_environment, reason_format, readings)
     if starting_float is not None:
         starting_float = check_money(starting_float, field="starting_float")
     with transaction.atomic():
@@ -117,6 +107,22 @@ def momo_user_create(
             details={"api_user": str(user.id), "created": provider_callback_host},
         )
     return user
+
+
+def _checked_user(host: str, target_environment: str, reason_format: str, readings: str) -> str:
+    """An API user's settings by their rules; returns the callback host as stored."""
+    try:
+        host = validation.clean_callback_host(host)
+    except ValidationError as exc:
+        raise InvalidValue("provider_callback_host", exc.messages[0]) from None
+    if target_environment not in settings.MOMO_ENVIRONMENTS:
+        known = ", ".join(settings.MOMO_ENVIRONMENTS)
+        raise InvalidValue("target_environment", f"Unknown target environment {target_environment!r}: use one of {known}.")
+    if reason_format not in MomoApiUser.ReasonFormat.values:
+        raise InvalidValue("reason_format", f"The reason format must be 'string' or 'object', not {reason_format!r}.")
+    if readings not in MomoApiUser.Readings.values:
+        raise InvalidValue("readings", f"The readings must be 'pages' or 'captured', not {readings!r}.")
+    return host
 
 
 def momo_user_new_key(*, user: MomoApiUser, actor: str, subscription_key: str | None = None) -> str:
