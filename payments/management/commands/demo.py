@@ -54,19 +54,7 @@ class Command(SimulatorCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         public_url = self._lan(options)
-        # LAN mode always runs with DEBUG off: the room reaches this server.
-        network = not is_loopback(options["host"]) or bool(public_url)
-        settings.SERVES_LOOPBACK_ONLY = not network  # callbacks' `auto` destinations follow it
-        if network and settings.DEBUG and not settings.ALLOW_DEBUG_ON_NETWORK:
-            if settings.DEBUG_FROM_ENVIRONMENT:
-                raise CommandError(
-                    f"DEBUG=1 would show tracebacks to every device that reaches {options['host']}: "
-                    "unset DEBUG, or set ALLOW_DEBUG_ON_NETWORK=1 to do it anyway",
-                    returncode=2,
-                )
-            # Reachable from other devices: error pages are the plain ones. Static files are
-            # still served from the app directories (WHITENOISE_USE_FINDERS was settled).
-            settings.DEBUG = False
+        _network_mode(options["host"], on_network=not is_loopback(options["host"]) or bool(public_url))
         call_command("migrate", interactive=False, verbosity=0)
         try:
             password, generated = operator_ensure()
@@ -97,6 +85,22 @@ class Command(SimulatorCommand):
         self.stdout.flush()
         worker = SettlementWorker(seed=options["seed"], interval=options["interval"])
         serve(host=options["host"], port=options["port"], worker=worker)
+
+
+def _network_mode(host: str, *, on_network: bool) -> None:
+    """Reachable from other devices (LAN mode always is): DEBUG off, callbacks' `auto`
+    destinations public. DEBUG=1 from the environment is refused there, in one line."""
+    settings.SERVES_LOOPBACK_ONLY = not on_network
+    if on_network and settings.DEBUG and not settings.ALLOW_DEBUG_ON_NETWORK:
+        if settings.DEBUG_FROM_ENVIRONMENT:
+            raise CommandError(
+                f"DEBUG=1 would show tracebacks to every device that reaches {host}: "
+                "unset DEBUG, or set ALLOW_DEBUG_ON_NETWORK=1 to do it anyway",
+                returncode=2,
+            )
+        # Error pages are the plain ones. Static files are still served from the app
+        # directories (WHITENOISE_USE_FINDERS was settled).
+        settings.DEBUG = False
 
 
 def _secrets_text(password: str, generated: bool, base: str, *, shown: bool) -> str:
