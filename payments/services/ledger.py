@@ -27,7 +27,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from payments import events, outcomes, validation
-from payments.accounts import ISSUER, Key, Kind, merchant_key, merchant_owner, starting_balance, wallet_key
+from payments.accounts import (
+    ISSUER, MERCHANT_KINDS, Key, Kind, merchant_key, merchant_owner, starting_balance, wallet_key,
+)
 from payments.errors import InvalidValue
 from payments.models import LedgerAccount, LedgerEntry, MomoApiUser, Payment, PaymentLog
 from payments.selectors import account_snapshot
@@ -189,7 +191,9 @@ def ledger_book(payments: list[Payment], decisions: dict[int, outcomes.Outcome],
         original.refunded_amount = min(original.amount, original.refunded_amount + refund.amount)
     plan = {p.pk: legs(p, originals.get(p.refund_of_id)) for p in due}
     keys = {key for pair in plan.values() for key in pair}
-    accounts_open(keys, now=now)
+    # A merchant's three accounts open together, so its balances show side by side.
+    accounts_open(keys | {Key(k.owner, kind, k.currency) for k in keys if k.kind in MERCHANT_KINDS
+                          for kind in MERCHANT_KINDS}, now=now)
     accounts = _lock_accounts(keys) if keys else {}
     entries: list[LedgerEntry] = []
     moved: dict[int, LedgerAccount] = {}
