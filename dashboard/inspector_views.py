@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from dashboard.views import staff_required
+from dashboard.common import staff_required
 from inspector import curl, selectors
 from inspector import report as report_cards
 from payments.models import Payment

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from dashboard import inspector_views
+from dashboard import room
 from dashboard import views as dashboard_views
 from checkout import phone
 from checkout import views as checkout
@@ -34,11 +35,11 @@ urlpatterns = [
     path("dashboard/resume/", dashboard_views.resume, name="dashboard-resume"),
     path("dashboard/settings/", dashboard_views.settings_save, name="dashboard-settings"),
     path("dashboard/momo-clients/", dashboard_views.momo_client_create, name="dashboard-momo-create"),
-    path("dashboard/scenarios/play/", dashboard_views.scenario_play, name="dashboard-scenario-play"),
-    path("dashboard/scenarios/stop/", dashboard_views.scenario_stop, name="dashboard-scenario-stop"),
-    path("dashboard/traffic/", dashboard_views.traffic, name="dashboard-traffic"),
-    path("dashboard/screen/phone/", dashboard_views.screen_phone, name="dashboard-screen-phone"),
-    path("dashboard/screen/", dashboard_views.screen, name="dashboard-screen"),
+    path("dashboard/scenarios/play/", room.scenario_play, name="dashboard-scenario-play"),
+    path("dashboard/scenarios/stop/", room.scenario_stop, name="dashboard-scenario-stop"),
+    path("dashboard/traffic/", room.traffic, name="dashboard-traffic"),
+    path("dashboard/screen/phone/", room.screen_phone, name="dashboard-screen-phone"),
+    path("dashboard/screen/", room.screen, name="dashboard-screen"),
     path("dashboard/reset/", dashboard_views.reset_demo, name="dashboard-reset"),
     path("dashboard/approval/", dashboard_views.approval_mode, name="dashboard-approval"),
     path("api/payments/", api.payments_collection, name="api-payments"),

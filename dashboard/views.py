@@ -4,18 +4,12 @@ Every region the socket pushes (a row, the counters, the settings panel) is owne
 module in `regions/`, which this page and `consumers/dashboard.py` both render through.
 """
 
-from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.template.loader import render_to_string
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -24,42 +18,16 @@ from payments.filters import Filter
 from payments.models import CallbackDelivery, Payment, PaymentLog
 from payments.models import MomoApiUser
 from momo.auth import parse_user_id
-from payments.selectors import callback_snapshot, momo_users, newest_waiting_payment, payment_by_reference, payment_snapshot, settings_snapshot, simulator_settings
-from checkout.phone import phone_path, public_base
-from checkout.qr import qr_svg
+from payments.selectors import callback_snapshot, momo_users, payment_by_reference, payment_snapshot, settings_snapshot, simulator_settings
 from presenter import runner as presenter
-from presenter import scenarios
 from regions import balances as balances_panel
 from inspector import selectors as inspector_selectors
-from regions import callbacks as callbacks_panel, counters, inspector_calls, payment_row, presenter_panel, settings_panel
+from regions import callbacks as callbacks_panel, counters, inspector_calls, payment_row, settings_panel
 
-PAGE = "dashboard/dashboard.html"
-TOAST = f"{PAGE}#toast"
+from dashboard.common import PAGE, actor_of, render_partial, staff_required, toast, _short  # noqa: F401
+from dashboard.room import presenter_context
 MOMO = f"{PAGE}#momo"
 REASONS = sorted(outcomes.REASONS)
-
-
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous pages go to the login page; anything else not staff is 403, actions included."""
-
-    @wraps(view)
-    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated and request.method == "GET":
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            raise PermissionDenied("Staff only.")
-        return view(request, *args, **kwargs)
-
-    return guarded
-
-
-def actor_of(request: HttpRequest) -> str:
-    return f"operator:{request.user.get_username()}"
-
-
-def render_partial(name: str, context: dict[str, Any], *, oob: bool = False) -> str:
-    """`oob`: an htmx out-of-band swap by id, for HTTP answers (socket messages swap by id anyway)."""
-    return render_to_string(name, {**context, "oob": oob})
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -99,80 +67,6 @@ def _socket_url(view: Filter, masked: bool) -> str:
     return "/ws/dashboard/" + (f"?{query}" if query else "")
 
 
-PRESENTER = presenter_panel.PARTIAL
-
-
-def presenter_context() -> dict[str, Any]:
-    return presenter_panel.context(presenter.state())
-
-
-def _presenter_answer(message: str, *, level: str = "ok", status: int = 200) -> HttpResponse:
-    panel = render_partial(PRESENTER, presenter_context(), oob=True)
-    return toast(message, level=level, status=status, extra=panel)
-
-
-@require_POST
-@staff_required
-def scenario_play(request: HttpRequest) -> HttpResponse:
-    try:
-        scenario = presenter.play(request.POST.get("scenario", "")[:64])
-    except scenarios.ScenarioError as exc:
-        return _presenter_answer(str(exc), level="error", status=422)
-    held = ""
-    if scenario.settings:
-        held = " Its settings hold until it ends: " + ", ".join(f"{k} {v}" for k, v in scenario.settings.items()) + "."
-    return _presenter_answer(f"Playing {scenario.name}: {scenario.payments} payments.{held}")
-
-
-@require_POST
-@staff_required
-def scenario_stop(request: HttpRequest) -> HttpResponse:
-    stopped = presenter.stop("scenario")
-    return _presenter_answer("Scenario stopped." if stopped else "No scenario is playing.")
-
-
-@require_POST
-@staff_required
-def traffic(request: HttpRequest) -> HttpResponse:
-    if request.POST.get("traffic") == "on":
-        presenter.traffic_on()
-        return _presenter_answer(f"Background traffic on: {presenter.TRAFFIC_RATE:g} payments a second.")
-    presenter.stop("traffic")
-    return _presenter_answer("Background traffic off.")
-
-
-SCREEN_CARDS = 12  # cards on the projector; the rest of the socket's rows stay hidden
-
-
-@require_GET
-@staff_required
-def screen(request: HttpRequest) -> HttpResponse:
-    """The projector: the latest payments as large cards, big counters, a "Scan to pay" QR.
-
-    The same regions over the same socket as the dashboard; its CSS draws them large."""
-    snapshot = payment_row.read(Filter.from_params({}))
-    pay_url = public_base(request) + "/"
-    context = {
-        "payment_rows": [payment_row.render(p, room=True) for p in snapshot["payments"]],
-        "pay_url": pay_url,
-        "pay_qr": qr_svg(pay_url, label="Scan to pay"),
-        **counters.context(snapshot["stats"]),
-        **settings_panel.context(snapshot["settings"]),
-    }
-    return render(request, "dashboard/screen.html", context)
-
-
-@require_GET
-@staff_required
-@xframe_options_sameorigin  # the projector screen frames it
-def screen_phone(request: HttpRequest) -> HttpResponse:
-    """The projector's simulated phone: the phone page of the newest waiting payment."""
-    payment = newest_waiting_payment()
-    if payment is None:
-        return render(request, "dashboard/screen_phone_idle.html", {"pay_url": public_base(request) + "/"})
-    return redirect(phone_path(payment))
-
-
 def momo_context(request: HttpRequest, created: dict[str, str] | None = None) -> dict[str, Any]:
     """The "MoMo clients" panel: the three values a MoMo client needs (a new key shown once)."""
     return {
@@ -208,16 +102,6 @@ def payment_detail(request: HttpRequest, reference) -> HttpResponse:
 
 
 # --- actions: htmx POSTs, answered with a toast (and the changed region) ------------------
-
-
-def toast(message: str, *, level: str = "ok", status: int = 200, extra: str = "") -> HttpResponse:
-    """The answer to an action; the page's htmx swaps 4xx toasts too (static/js/dashboard.js)."""
-    html = render_partial(TOAST, {"message": message, "level": level}) + extra
-    return HttpResponse(html, status=status)
-
-
-def _short(reference: Any) -> str:
-    return str(reference)[:8]
 
 
 @require_POST

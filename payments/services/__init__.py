@@ -3,13 +3,14 @@
 Callers import from here (`from payments import services`); the modules split the write
 path by what it changes:
 - `lifecycle`: create, and the one transition to a final state (settle, force, expire,
-  approve, decline), with the callback outbox rows it writes; reset;
+  approve, decline), with the callback outbox rows it writes;
 - `upstream`: the status schedule of payments a real MoMo upstream decides;
 - `ledger`: the double-entry ledger: accounts, the booking of a payment's movement (which
   the one transition calls in its transaction), an operator's float and wallet changes;
 - `refunds`: a refund of a payment (a payment of kind refund);
 - `rules`: every range and the outcome/reason pair, written once;
-- `demo`: the live settings row and the operator account;
+- `phone`: the payer's approve and decline;
+- `demo`: the live settings row, the operator account and the reset;
 - `credentials`: MoMo API users, keys and subscription keys;
 - `outbox`: claiming, recording and resending callback deliveries, and their settings.
 """
@@ -26,23 +27,13 @@ from payments.services.credentials import (
     NotKeyOwner,
     payment_notify,
 )
-from payments.services.demo import operator_ensure, settings_update
+from payments.services.demo import demo_reset, operator_ensure, settings_update
 from payments.services.lifecycle import (
-    APPROVED,
-    DECLINED,
     EXPIRED,
-    PAYER,
-    PIN_PATTERN,
     UPSTREAM_DECIDES,
-    WRONG_PIN,
     Decision,
-    WrongPin,
-    demo_reset,
-    payment_approve,
-    payment_check,
     payment_create,
     payment_create_idempotent,
-    payment_decline,
     payment_expire,
     payment_expire_many,
     payment_force,
@@ -65,6 +56,7 @@ from payments.services.ledger import (
 )
 from payments.services.batch import payment_settle_all
 from payments.services.refunds import payment_refund
+from payments.services.phone import APPROVED, DECLINED, PAYER, PIN_PATTERN, WRONG_PIN, WrongPin, payment_approve, payment_decline
 from payments.services.outbox import (
     CALLBACK_PENDING,
     callback_claim,
@@ -73,6 +65,8 @@ from payments.services.outbox import (
     callback_settings_update,
 )
 from payments.services.rules import (
+    PARTY_RULES,
+    payment_check,
     DEFAULT_FAIL_REASON,
     EXPIRY_RANGE,
     FINAL_STATUSES,

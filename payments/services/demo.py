@@ -10,7 +10,7 @@ from django.db import transaction
 
 from payments import events
 from payments.errors import InvalidValue, OperatorPasswordRejected
-from payments.models import PaymentLog, SimulatorSettings
+from payments.models import IdempotencyKey, LedgerAccount, LedgerEntry, Payment, PaymentLog, SimulatorSettings
 from payments.selectors import settings_snapshot, simulator_settings
 from payments.services.rules import SETTING_CHECKS
 
@@ -68,3 +68,25 @@ def operator_ensure(*, username: str | None = None) -> tuple[str, bool]:
         user.set_password(password)
     user.save()
     return password, generated
+
+
+def demo_reset(*, actor: str) -> int:
+    """Remove every payment and log row in one transaction; returns how many payments went.
+
+    The one row that records the reset (who, how many) is written after the clearing, in
+    the same transaction, so it is the first row of the fresh log. Settings are kept. Every
+    open page is told on commit: dashboards resync, checkout and phone pages say so.
+    """
+    with transaction.atomic():
+        removed = Payment.objects.count()
+        IdempotencyKey.objects.all().delete()
+        PaymentLog.objects.all().delete()
+        # The ledger starts afresh too: floats and wallets reopen with their starting balances.
+        LedgerEntry.objects.all().delete()
+        LedgerAccount.objects.all().delete()
+        Payment.objects.all().delete()
+        PaymentLog.objects.create(
+            event=PaymentLog.Event.RESET, actor=actor, details={"payments_removed": removed}
+        )
+        events.send_event_on_commit(events.demo_reset())
+    return removed

@@ -9,78 +9,28 @@ batch or not; it also writes the callback outbox rows in the same transaction.
 
 import hashlib
 import json
-import re
 import secrets
 import uuid
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, Value, When
 from django.utils import timezone
 
-from payments import callbacks, events, outcomes, providers, validation
-from payments.services.logbook import payment_log_bounded
+from payments import callbacks, events, outcomes, providers
 from payments.errors import IdempotencyConflict, InvalidValue, PaymentError
 from payments.accounts import party_owner, wallet_key
 from payments.models import (
-    KIND_DIRECTION, KIND_PRODUCT, CallbackDelivery, IdempotencyKey, LedgerAccount, LedgerEntry, MomoApiUser, Payment,
+    KIND_DIRECTION, KIND_PRODUCT, CallbackDelivery, IdempotencyKey, LedgerAccount, MomoApiUser, Payment,
     PaymentLog, SimulatorSettings,
 )
 from payments.selectors import account_snapshot, callback_snapshot, payment_snapshot, simulator_settings
 from payments.services import ledger
-from payments.services.rules import FINAL_STATUSES, PROCESSING, check_outcome
+from payments.services.rules import FINAL_STATUSES, PROCESSING, check_outcome, payment_check
 from payments.wire import status_json
-
-
-PARTY_RULES: dict[str, Callable[[Any], str]] = {
-    Payment.PartyIdType.MSISDN: validation.clean_phone,
-    Payment.PartyIdType.EMAIL: validation.clean_email_party,
-    Payment.PartyIdType.PARTY_CODE: validation.clean_party_code,
-    "ALIAS": validation.clean_party_code,  # a Disbursement payee's alias (MOMO.md)
-}
-
-
-def _rule(field: str, rule: Callable[[Any], Any], value: Any) -> Any:
-    try:
-        return rule(value)
-    except ValidationError as exc:
-        raise InvalidValue(field, exc.messages[0]) from None
-
-
-def payment_check(
-    *,
-    amount: Any,
-    currency: Any,
-    phone_number: Any,
-    party_id_type: str = Payment.PartyIdType.MSISDN,
-    external_id: Any = "",
-    booking_details: Any = None,
-    payer_message: Any = "",
-    payee_note: Any = "",
-    party_required: bool = True,
-) -> dict[str, Any]:
-    """The values a payment is made of, cleaned by the shared rules, or InvalidValue naming
-    the first bad one. `payment_create` runs it; a scenario file runs it when it loads.
-    `party_required=False`: a refund of a reference nobody knows (it fails when it settles)."""
-    if party_id_type not in PARTY_RULES:
-        raise InvalidValue("party_id_type", f"The party id type must be one of {', '.join(PARTY_RULES)}.")
-    return {
-        "amount": _rule("amount", validation.clean_amount, amount),
-        "currency": _rule("currency", validation.clean_currency, currency),
-        "party_id_type": party_id_type,
-        "phone_number": (
-            _rule("phone_number", PARTY_RULES[party_id_type], phone_number) if phone_number or party_required else ""
-        ),
-        "external_id": _rule("external_id", validation.clean_external_id, external_id),
-        "booking_details": _rule("booking_details", validation.clean_booking_details, booking_details or {}),
-        "payer_message": _rule("payer_message", validation.clean_message, payer_message),
-        "payee_note": _rule("payee_note", validation.clean_message, payee_note),
-    }
 
 
 def payment_create(
@@ -103,10 +53,8 @@ def payment_create(
     refund_of: Payment | None = None,
     wire_fields: dict[str, Any] | None = None,
 ) -> Payment:
-    """Create a processing payment of `kind` from raw values (InvalidValue names the first
-    bad one); `phone_number` is its party: the payer (money in) or the payee (money out). A
-    reused `reference` raises IntegrityError: the unique constraint decides between racers.
-    Its ledger movement is booked, and its funds checked, when it settles."""
+    """A processing payment of `kind` from raw values (InvalidValue names the first bad one); its party
+    (`phone_number`) pays in or is paid. A reused `reference` raises IntegrityError."""
     if kind not in KIND_PRODUCT:
         raise InvalidValue("kind", f"A payment's kind is one of {', '.join(KIND_PRODUCT)}.")
     fields = payment_check(
@@ -114,7 +62,6 @@ def payment_create(
         booking_details=booking_details, payer_message=payer_message, payee_note=payee_note,
         party_required=not (kind == Payment.Kind.REFUND and refund_of is None),
     )
-    phone_number, currency = fields["phone_number"], fields["currency"]
     config = simulator_settings()
     now = timezone.now()
     fields.update(_schedule(fields, kind, refund_of, config, now, scripted=scripted))
@@ -124,18 +71,23 @@ def payment_create(
             callback_url=callback_url, created_at=now, updated_at=now, kind=kind, product=KIND_PRODUCT[kind],
             direction=KIND_DIRECTION[kind], refund_of=refund_of, wire_fields=wire_fields or {},
         )
-        PaymentLog.objects.create(
-            payment=payment,
-            event=PaymentLog.Event.CREATED,
-            actor=actor,
-            to_status=PROCESSING,
-            details={"timeout_seconds": config.timeout_seconds, "approval_mode": config.approval_mode, "kind": kind},
-        )
-        if phone_number and fields["provider"] == Payment.Provider.SIMULATOR:
-            # The party's wallet opens at first sight: its page shows the balance at once.
-            ledger.accounts_open({wallet_key(phone_number, currency)}, now=now)
-        events.send_event_on_commit(events.payment_created(payment_snapshot(payment)))
+        _created(payment, config, actor=actor, now=now)
     return payment
+
+
+def _created(payment: Payment, config: SimulatorSettings, *, actor: str, now: datetime) -> None:
+    """The new payment's log row, its party's wallet, and its push after commit."""
+    PaymentLog.objects.create(
+        payment=payment,
+        event=PaymentLog.Event.CREATED,
+        actor=actor,
+        to_status=PROCESSING,
+        details={"timeout_seconds": config.timeout_seconds, "approval_mode": config.approval_mode, "kind": payment.kind},
+    )
+    if payment.phone_number and payment.provider == Payment.Provider.SIMULATOR:
+        # The party's wallet opens at first sight: its page shows the balance at once.
+        ledger.accounts_open({wallet_key(payment.phone_number, payment.currency)}, now=now)
+    events.send_event_on_commit(events.payment_created(payment_snapshot(payment)))
 
 
 def _provider_of(kind: str, refund_of: Payment | None) -> str:
@@ -253,19 +205,24 @@ def _finalize(
             for pk in group:  # the rows as the UPDATE left them: locked, so nothing else changed them
                 _apply(claimed[pk], outcome, drawn.get(pk, ""), now)
         payments = [claimed[payment_id] for payment_id in ids]
-        PaymentLog.objects.bulk_create(
-            PaymentLog(
-                payment=payment, event=event, actor=actor, from_status=PROCESSING,
-                to_status=payment.status, details={"reason": payment.reason},
-            )
-            for payment in payments
-        )
-        _outbox(payments, now)
-        # One push after commit: the payments, then the balances they moved.
-        snapshots = {p.pk: payment_snapshot(p) for p in [*payments, *booked.refunded]}
-        pushed = events.payments_changed(list(snapshots.values()))
-        events.send_event_on_commit(pushed + _balance_events(booked.accounts, payments, snapshots))
+        _finalized(payments, booked, event=event, actor=actor, now=now)
     return payments
+
+
+def _finalized(payments: list[Payment], booked: ledger.Booked, *, event: str, actor: str, now: datetime) -> None:
+    """In the transition's transaction: the log rows, the callback outbox rows, and one push
+    registered on commit (the payments, then the balances they moved)."""
+    PaymentLog.objects.bulk_create(
+        PaymentLog(
+            payment=payment, event=event, actor=actor, from_status=PROCESSING,
+            to_status=payment.status, details={"reason": payment.reason},
+        )
+        for payment in payments
+    )
+    _outbox(payments, now)
+    snapshots = {p.pk: payment_snapshot(p) for p in [*payments, *booked.refunded]}
+    pushed = events.payments_changed(list(snapshots.values()))
+    events.send_event_on_commit(pushed + _balance_events(booked.accounts, payments, snapshots))
 
 
 def _mark_final(ids: list[int], outcome: outcomes.Outcome, now: datetime, *, given: dict[int, str],
@@ -371,72 +328,3 @@ def payment_log_skip(*, payment_id: int, actor: str, error: str) -> None:
         actor=actor,
         details={"error": error[:500]},
     )
-
-
-# --- the payer's phone ----------------------------------------------------------------
-
-PIN_PATTERN = re.compile(r"[0-9]{4,5}")
-WRONG_PIN = "0000"  # the simulator's "wrong PIN": shown on the phone and counted in the log
-PAYER = "payer"
-
-
-class WrongPin(PaymentError):
-    """The payer typed the simulator's wrong PIN; `attempts` counts this payment's so far."""
-
-    def __init__(self, attempts: int) -> None:
-        super().__init__(f"Wrong PIN (attempt {attempts}).")
-        self.attempts = attempts
-
-
-APPROVED = outcomes.Outcome(Payment.Status.SUCCESSFUL)
-DECLINED = outcomes.Outcome(Payment.Status.FAILED, "APPROVAL_REJECTED")
-
-
-def _payer_may_answer(payment: Payment) -> None:
-    if payment.is_final:
-        raise PaymentError(f"This payment is already settled ({payment.status}).")
-    if payment.direction != Payment.Direction.IN:
-        raise PaymentError("Money out needs no approval from its payee.")
-    if providers.of(payment.provider).decides_upstream:
-        raise PaymentError(UPSTREAM_DECIDES)
-
-
-def payment_approve(*, payment: Payment, pin: str, actor: str = PAYER) -> Payment:
-    """The payer approves on the phone: successful at once (paused or not), like MoMo's prompt."""
-    _payer_may_answer(payment)
-    if not PIN_PATTERN.fullmatch(pin or ""):
-        raise InvalidValue("pin", "A PIN is 4 or 5 digits.")
-    if pin == WRONG_PIN:
-        attempts = payment_log_bounded(payment_id=payment.pk, event=PaymentLog.Event.WRONG_PIN, actor=actor)
-        raise WrongPin(attempts)
-    decisions = [(payment.pk, APPROVED)]
-    return _finalize(decisions=decisions, event=PaymentLog.Event.APPROVED, actor=actor, respect_pause=False)[0]
-
-
-def payment_decline(*, payment: Payment, actor: str = PAYER) -> Payment:
-    """The payer declines on the phone: failed with APPROVAL_REJECTED, at once."""
-    _payer_may_answer(payment)
-    decisions = [(payment.pk, DECLINED)]
-    return _finalize(decisions=decisions, event=PaymentLog.Event.DECLINED, actor=actor, respect_pause=False)[0]
-
-
-def demo_reset(*, actor: str) -> int:
-    """Remove every payment and log row in one transaction; returns how many payments went.
-
-    The one row that records the reset (who, how many) is written after the clearing, in
-    the same transaction, so it is the first row of the fresh log. Settings are kept. Every
-    open page is told on commit: dashboards resync, checkout and phone pages say so.
-    """
-    with transaction.atomic():
-        removed = Payment.objects.count()
-        IdempotencyKey.objects.all().delete()
-        PaymentLog.objects.all().delete()
-        # The ledger starts afresh too: floats and wallets reopen with their starting balances.
-        LedgerEntry.objects.all().delete()
-        LedgerAccount.objects.all().delete()
-        Payment.objects.all().delete()
-        PaymentLog.objects.create(
-            event=PaymentLog.Event.RESET, actor=actor, details={"payments_removed": removed}
-        )
-        events.send_event_on_commit(events.demo_reset())
-    return removed

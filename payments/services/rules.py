@@ -5,9 +5,12 @@ flags only translate the `InvalidValue` into their own message.
 """
 
 import math
+from collections.abc import Callable
 from typing import Any
 
-from payments import outcomes
+from django.core.exceptions import ValidationError
+
+from payments import outcomes, validation
 from payments.errors import InvalidValue
 from payments.models import ApprovalMode, Payment
 
@@ -87,3 +90,49 @@ def check_outcome(outcome: Any, reason: Any = "") -> outcomes.Outcome:
     if reason not in outcomes.ALL_REASONS:
         raise InvalidValue("reason", f"Unknown MoMo reason code: {reason[:48]}.")
     return outcomes.Outcome(str(outcome), reason)
+
+
+PARTY_RULES: dict[str, Callable[[Any], str]] = {
+    Payment.PartyIdType.MSISDN: validation.clean_phone,
+    Payment.PartyIdType.EMAIL: validation.clean_email_party,
+    Payment.PartyIdType.PARTY_CODE: validation.clean_party_code,
+    "ALIAS": validation.clean_party_code,  # a Disbursement payee's alias (MOMO.md)
+}
+
+
+def _rule(field: str, rule: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return rule(value)
+    except ValidationError as exc:
+        raise InvalidValue(field, exc.messages[0]) from None
+
+
+def payment_check(
+    *,
+    amount: Any,
+    currency: Any,
+    phone_number: Any,
+    party_id_type: str = Payment.PartyIdType.MSISDN,
+    external_id: Any = "",
+    booking_details: Any = None,
+    payer_message: Any = "",
+    payee_note: Any = "",
+    party_required: bool = True,
+) -> dict[str, Any]:
+    """The values a payment is made of, cleaned by the shared rules, or InvalidValue naming
+    the first bad one. `payment_create` runs it; a scenario file runs it when it loads.
+    `party_required=False`: a refund of a reference nobody knows (it fails when it settles)."""
+    if party_id_type not in PARTY_RULES:
+        raise InvalidValue("party_id_type", f"The party id type must be one of {', '.join(PARTY_RULES)}.")
+    return {
+        "amount": _rule("amount", validation.clean_amount, amount),
+        "currency": _rule("currency", validation.clean_currency, currency),
+        "party_id_type": party_id_type,
+        "phone_number": (
+            _rule("phone_number", PARTY_RULES[party_id_type], phone_number) if phone_number or party_required else ""
+        ),
+        "external_id": _rule("external_id", validation.clean_external_id, external_id),
+        "booking_details": _rule("booking_details", validation.clean_booking_details, booking_details or {}),
+        "payer_message": _rule("payer_message", validation.clean_message, payer_message),
+        "payee_note": _rule("payee_note", validation.clean_message, payee_note),
+    }
