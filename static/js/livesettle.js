@@ -10,7 +10,8 @@
 // fragment instead, until a socket is live again or the payment is final. At a final
 // status nothing can change any more, so the page drops its socket and poller ("done"),
 // unless the status region says money may still move (data-open: a successful payment
-// that can still be refunded, whose page then shows the refund live).
+// that can still be refunded, whose page then shows the refund live over its socket; it
+// never polls again).
 (function () {
   "use strict";
 
@@ -76,13 +77,15 @@
   }
 
   function armFallback() {
-    if (state.finished || state.fallbackTimer || document.getElementById("status-poller")) return;
+    // At a final status the poll has nothing left to fetch (the server answers 286): a page
+    // kept open for a refund waits for its socket only.
+    if (state.finished || isFinal() || state.fallbackTimer || document.getElementById("status-poller")) return;
     state.fallbackTimer = setTimeout(startPolling, FALLBACK_AFTER_MS);
   }
 
   function startPolling() {
     state.fallbackTimer = null;
-    if (state.finished || document.getElementById("status-poller")) return;
+    if (state.finished || isFinal() || document.getElementById("status-poller")) return;
     var poller = document.createElement("div");
     poller.id = "status-poller";
     poller.hidden = true;
