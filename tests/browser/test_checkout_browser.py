@@ -212,7 +212,9 @@ def test_it_shows_each_settlement_within_2_s_of_its_commit(start_demo, page, art
     created_at (the transaction's last write), the DOM change is a MutationObserver's
     performance.timeOrigin + performance.now() when the final status appears.
     """
-    server = start_demo(1, "--success-rate", "1")
+    # Settled 3 s after creation: the page must be live first (it loads and connects within
+    # a second on a quiet machine, but not always on a loaded 2-core one at 1 s).
+    server = start_demo(3, "--success-rate", "1")
     page.add_init_script(
         """
         window.__finalAt = null;
