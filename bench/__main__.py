@@ -151,7 +151,8 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
                 step("MoMo API: the same on two Daphne processes")
                 stack.start_server()
                 second = stack.start_extra_server()
-                results["momo_two"] = phases.momo_run(stack, workdir, plan, ports=[stack.port, second])
+                two = dataclasses.replace(plan, momo_window=plan.momo_two_window)
+                results["momo_two"] = phases.momo_run(stack, workdir, two, ports=[stack.port, second])
                 stack.stop()
             if args.no_inspector:
                 results["skipped"]["the inspector's cost"] = "--no-inspector: recording was off on every server"
