@@ -19,10 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench import phases, report
+from bench import money, phases, report
 from bench.stack import ROOT, Services, Stack, machine, raise_open_files_limit, service_versions
 
-PHASES = ("sockets", "push", "poll", "dashboards", "layers", "throughput", "momo", "callbacks")
+PHASES = ("sockets", "push", "poll", "dashboards", "layers", "throughput", "momo", "callbacks", "money")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -161,6 +161,13 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
                 results["inspector"] = phases.inspector_run(stack, workdir, plan)
         if "callbacks" in only:
             results["callbacks"] = callbacks(stack, services, plan, step)
+        if "money" in only:
+            sizes = money.QUICK if args.quick else money.Sizes()
+            step(f"money: Disbursement transfers, then refunds, {sizes.window:g} s each until settled; "
+                 f"then {sizes.settle_payments} settlements with money moving and without")
+            stack.start_server()
+            results["money"] = money.money_run(stack, workdir, plan, sizes)
+            stack.stop()
     finally:
         stack.stop()
     return results

@@ -69,6 +69,12 @@ def test_it_runs_the_quick_benchmark_and_every_client_sees_every_settlement(tmp_
     assert "| target (issue 22" in table
     callback = results["callbacks"]["latency"]  # its pages saw each settlement pushed
     assert callback["settled_to_pushed_ms"]["count"] == callback["payments"], callback
+    money = results["money"]  # every transfer and refund settled successful, booked by the ledger
+    for key in ("transfer", "refund"):
+        assert set(money[key]["codes"]) == {"202"} and money[key]["statuses"] == {"successful": money[key]["settled"]}, money
+    pair = money["settlement"]  # money moving books two entries a settlement; failures book none
+    assert pair["no_money"]["ledger_entries"] == 0 and pair["money"]["ledger_entries"] >= 2 * pair["money"]["settled"], pair
+    assert "| money (" in table
     if doc["database"] is not None:
         # Its own database only: other runs on this PostgreSQL may be holding theirs right now.
         assert doc["database"] not in (bench_databases() or []), "the bench left its database behind"
