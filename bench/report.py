@@ -229,22 +229,20 @@ def _momo_table(label: str, x: dict[str, Any]) -> list[str]:
 
 def _money_table(x: dict[str, Any]) -> list[str]:
     """Transfers and refunds created -> final, and the settlement rate with the ledger moving money."""
-    out = [f"| money ({x['users']} API users, {x['concurrency']} in flight, 1 worker) | settled/s (created → final) "
-           "| accepted/s (202) | POST latency | created → final | statuses |", "|---|---|---|---|---|---|"]
+    head = (f"| money ({x['users']} API users, {x['concurrency']} in flight, 1 worker) | settled/s (created → final) "
+            "| accepted/s (202) | POST latency | created → final | statuses |")
+    out = [head, "|---|---|---|---|---|---|"]
     for name, key in (("Disbursement transfers", "transfer"), ("refunds (parts of successful requests to pay)", "refund")):
         run = x[key]
+        statuses = ", ".join(f"{n:,} {status}" for status, n in sorted(run["statuses"].items()))
         out.append(f"| {name}: {run['settled']:,} | {run['settled_per_s']:g} | {run['accepted_per_s']:g} "
-                   f"| {_ms(run['latency_ms'])} | {_ms(run['created_to_final_ms'])} "
-                   f"| {', '.join(f'{n:,} {status}' for status, n in sorted(run['statuses'].items()))} |")
+                   f"| {_ms(run['latency_ms'])} | {_ms(run['created_to_final_ms'])} | {statuses} |")
     s = x["settlement"]
-    on, off = s["money"], s["no_money"]
-    out += ["", "| settlement rate, 1 worker | settlements/s | ledger entries booked |", "|---|---|---|",
-            f"| no money moving (success rate 0.0), {off['payments']:,} due within {off['due_within_s']:g} s "
-            f"| {off['settlements_per_s']:g} | {off['ledger_entries']:,} |",
-            f"| money moving (success rate 1.0), {on['payments']:,} due within {on['due_within_s']:g} s "
-            f"| {on['settlements_per_s']:g} | {on['ledger_entries']:,} |",
-            f"| ratio, money moving / none | {s['ratio']} | |", ""]
-    return out
+    out += ["", "| settlement rate, 1 worker | settlements/s | ledger entries booked |", "|---|---|---|"]
+    for label, run in (("no money moving (success rate 0.0)", s["no_money"]), ("money moving (success rate 1.0)", s["money"])):
+        out.append(f"| {label}, {run['payments']:,} due within {run['due_within_s']:g} s "
+                   f"| {run['settlements_per_s']:g} | {run['ledger_entries']:,} |")
+    return [*out, f"| ratio, money moving / none | {s['ratio']} | |", ""]
 
 
 def markdown(doc: dict[str, Any]) -> str:
