@@ -22,7 +22,7 @@ PARTY = {"partyIdType": "MSISDN", "partyId": "46733123499"}  # not a test number
 
 
 def _request(spec: dict[str, Any], job: list[str]) -> tuple[str, dict[str, Any]]:
-    token, refunded, amount = job
+    _token, refunded, amount = job
     body = {"amount": amount, "currency": "EUR", "externalId": "bench", "payerMessage": "bench", "payeeNote": "bench"}
     if spec["mode"] == "transfer":
         return "/disbursement/v1_0/transfer", {**body, "payee": PARTY}
