@@ -16,10 +16,13 @@ when its user logs out, loses staff or is deactivated, in whatever process that 
 understands: static/js/livesettle.js sends the browser to the login page on it.
 """
 
+import asyncio
 import hashlib
+import logging
 from importlib import import_module
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.signals import user_logged_out
@@ -72,3 +75,42 @@ def _on_user_saved(sender: Any, instance: Any, created: bool = False, **kwargs: 
 def connect_signals() -> None:
     user_logged_out.connect(_on_logout, dispatch_uid="consumers.access.logout")
     post_save.connect(_on_user_saved, sender=get_user_model(), dispatch_uid="consumers.access.user_saved")
+
+
+class StaffSocket:
+    """What a staff-only consumer does when its rights end while the socket is open: a
+    `user.revoked` message (logout, demotion, in any process) or the periodic re-check
+    closes it with CLOSE_REVOKED. The consumer sets `user_pk`, `session_key`, `revoked`;
+    `_on_revoke` drops what it still holds, before the close."""
+
+    async def user_revoked(self, event: dict[str, Any]) -> None:
+        """Its user logged out (this session or another) or lost staff, in some process."""
+        if event.get("session") and event["session"] == session_tag(self.session_key):
+            await self._revoke()
+        else:
+            await self._check_access()
+
+    async def _recheck_access(self) -> None:
+        """The backstop for a lost revocation message, an expired session, a password change."""
+        while not self.revoked:
+            await asyncio.sleep(RECHECK_EVERY)
+            await self._check_access()
+
+    async def _check_access(self) -> None:
+        try:
+            allowed = await database_sync_to_async(still_staff)(self.user_pk, self.session_key)
+        except Exception as exc:  # the database is down: keep the socket until it answers
+            logging.getLogger(type(self).__module__).info("access re-check failed (%s)", type(exc).__name__)
+            return
+        if not allowed:
+            await self._revoke()
+
+    async def _revoke(self) -> None:
+        if self.revoked:
+            return
+        self.revoked = True  # from here dispatch() drops every message
+        await self._on_revoke()
+        await self.close(code=CLOSE_REVOKED)
+
+    async def _on_revoke(self) -> None:
+        pass

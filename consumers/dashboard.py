@@ -36,7 +36,7 @@ def _account_key(account: dict[str, Any]) -> tuple[str, str, str]:
     return account["owner"], account["kind"], account["currency"]
 
 
-class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
+class DashboardConsumer(access.StaffSocket, RenderFromMessage, AsyncWebsocketConsumer):
     joined = False
     as_json = False
     room = False
@@ -94,36 +94,10 @@ class DashboardConsumer(RenderFromMessage, AsyncWebsocketConsumer):
 
     # Access: its rights can end while the socket is open (consumers/access.py).
 
-    async def user_revoked(self, event: dict[str, Any]) -> None:
-        """Its user logged out (this session or another) or lost staff, in some process."""
-        if event.get("session") and event["session"] == access.session_tag(self.session_key):
-            await self._revoke()
-        else:
-            await self._check_access()
-
-    async def _recheck_access(self) -> None:
-        """The backstop for a lost revocation message, an expired session, a password change."""
-        while not self.revoked:
-            await asyncio.sleep(access.RECHECK_EVERY)
-            await self._check_access()
-
-    async def _check_access(self) -> None:
-        try:
-            allowed = await database_sync_to_async(access.still_staff)(self.user_pk, self.session_key)
-        except Exception as exc:  # the database is down: keep the socket until it answers
-            logger.info("dashboard access re-check failed (%s)", type(exc).__name__)
-            return
-        if not allowed:
-            await self._revoke()
-
-    async def _revoke(self) -> None:
-        if self.revoked:
-            return
-        # From here dispatch() drops every message: not one more payment goes to this socket.
-        self.revoked = True
+    async def _on_revoke(self) -> None:
+        # Not one more payment goes to this socket, and the counters stop reading for it.
         self._drop_pending_rows()
         stats.hub().leave(self)
-        await self.close(code=access.CLOSE_REVOKED)
 
     async def send_snapshot(self, snapshot: dict[str, Any]) -> None:
         if self.as_json:

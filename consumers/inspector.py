@@ -10,7 +10,6 @@ import asyncio
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from consumers import access
@@ -21,7 +20,7 @@ from regions import inspector_calls
 logger = logging.getLogger("consumers.inspector")
 
 
-class InspectorConsumer(RenderFromMessage, AsyncWebsocketConsumer):
+class InspectorConsumer(access.StaffSocket, RenderFromMessage, AsyncWebsocketConsumer):
     joined = False
 
     async def connect(self) -> None:
@@ -52,27 +51,3 @@ class InspectorConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         if calls:
             await self.send(text_data=inspector_calls.render_inserted(calls))
 
-    async def user_revoked(self, event: dict[str, Any]) -> None:
-        if event.get("session") and event["session"] == access.session_tag(self.session_key):
-            await self._revoke()
-        else:
-            await self._check_access()
-
-    async def _recheck_access(self) -> None:
-        while not self.revoked:
-            await asyncio.sleep(access.RECHECK_EVERY)
-            await self._check_access()
-
-    async def _check_access(self) -> None:
-        try:
-            allowed = await database_sync_to_async(access.still_staff)(self.user_pk, self.session_key)
-        except Exception as exc:  # the database is down: keep the socket until it answers
-            logger.info("inspector access re-check failed (%s)", type(exc).__name__)
-            return
-        if not allowed:
-            await self._revoke()
-
-    async def _revoke(self) -> None:
-        if not self.revoked:
-            self.revoked = True  # from here dispatch() drops every message
-            await self.close(code=access.CLOSE_REVOKED)
