@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -18,6 +17,8 @@ from typing import Any
 
 import pytest
 from django.db import connection
+
+from bench.stack import free_port, wait_until  # noqa: F401 - free_port is the tests' too
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRE_SERVICES = os.environ.get("CI", "").lower() == "true" or os.environ.get("REQUIRE_SERVICES") == "1"
@@ -46,22 +47,13 @@ def postgres_admin():
         missing_service(f"PostgreSQL at {POSTGRES_ADMIN_URL} ({type(exc).__name__})")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_for(condition: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = "condition") -> Any:
-    """Poll `condition` until it returns something truthy (returned) or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+    """Poll `condition` until it returns something truthy (returned) or `timeout` seconds
+    pass: then the test fails (the bench's `wait_until`, failing as an assertion)."""
+    try:
+        return wait_until(condition, timeout=timeout, interval=interval, what=what)
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 async def async_wait_for(
