@@ -238,6 +238,9 @@ class Member:
             self.everyone.set()
 
 
+# The read runs through database_sync_to_async, whose close_old_connections touches the
+# connection an earlier test left on asgiref's one sync thread: allowed only with a database.
+@pytest.mark.django_db
 async def test_the_hub_reads_once_and_sends_every_dashboard_the_same_text(monkeypatch):
     reads: list[int] = []
     monkeypatch.setattr(counters, "read", lambda: reads.append(1) or {"processing": 7})
