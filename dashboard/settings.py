@@ -151,8 +151,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+    # An empty DATABASE_URL is no DATABASE_URL: the embedded default.
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         # Persistent connections leak under ASGI (each sync_to_async thread keeps one).
         conn_max_age=0,
         conn_health_checks=True,

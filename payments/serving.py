@@ -26,6 +26,7 @@ from daphne.cli import CommandLineInterface
 from daphne.http_protocol import WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
+from django.conf import settings
 from twisted.internet import reactor
 from twisted.web import http
 
@@ -45,8 +46,6 @@ class Limits:
 
     @classmethod
     def from_settings(cls) -> "Limits":
-        from django.conf import settings
-
         behind_proxy = settings.TRUSTED_PROXY_COUNT > 0
         return cls(
             max_body=settings.SERVER_MAX_BODY_BYTES,
@@ -239,6 +238,14 @@ class GuardedServer(Server):
 
 class GuardedCommandLine(CommandLineInterface):
     server_class = GuardedServer
+
+    def run(self, args) -> None:
+        # Daphne's command line puts a handler on the root logger; the project's loggers
+        # (settings.LOGGING) print their own lines, so they stop there: each line once.
+        for name, config in settings.LOGGING.get("loggers", {}).items():
+            if config.get("handlers"):
+                logging.getLogger(name).propagate = False
+        super().run(args)
 
 
 def main() -> None:

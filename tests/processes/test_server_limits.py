@@ -207,3 +207,23 @@ def test_it_closes_on_refused_frames_with_codes_a_server_may_send_and_logs_one_l
     log = server.log.read_text(errors="replace")
     assert "Traceback" not in log
     assert 1 <= log.count("closed a socket") <= 4  # one line per kind per 10 s, not 200
+
+
+def test_the_procfile_server_refuses_the_same_body_and_logs_it_once(tmp_path):
+    """`python -m payments.serving` (the Procfile's web process): its guards, and each log
+    line once (Daphne's command line also logs on the root logger)."""
+    port = free_port()
+    server = ServerProcess(
+        "-m", "payments.serving", "-e", f"tcp:port={port}:interface=127.0.0.1", "dashboard.asgi:application",
+        env=child_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}"), log=tmp_path / "web.log", port=port,
+    )
+    server.start()
+    try:
+        with connect(server) as sock:
+            sock.sendall(b"POST /api/payments/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 209715200\r\n\r\n")
+            assert read_answer(sock).startswith(b"HTTP/1.1 413 ")
+        line = "refused a request body over 1048576 bytes from 127.0.0.1"
+        wait_for(lambda: line in server.log.read_text(), timeout=10, what="the refusal in the log")
+    finally:
+        server.stop()
+    assert server.log.read_text().count(line) == 1, server.log.read_text()
