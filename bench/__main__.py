@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -74,8 +75,13 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
     results: dict[str, Any] = {"skipped": {}}
     stack = Stack(services=services, logs=workdir)
 
+    marks: list[tuple[str, float]] = []  # (phase, when its first step began)
+
     def step(name: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {name}", flush=True)
+        phase = re.match(r"\w+", name).group().lower()
+        if not marks or marks[-1][0] != phase:
+            marks.append((phase, time.monotonic()))
 
     try:
         if "sockets" in only:
@@ -83,7 +89,7 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
             stack.start_server()  # a fresh process, so RSS per socket has a clean baseline
             pages = phases.sockets_run(stack, workdir, plan)
             stack.stop()
-            step(f"the floor: {plan.sockets[-1]} bare Channels sockets, then a restart")
+            step(f"sockets, the floor: {plan.sockets[-1]} bare Channels sockets, then a restart")
             stack.start_server()
             bare = phases.sockets_run(stack, workdir, plan, bare=True)
             stack.stop()
@@ -99,7 +105,7 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
                 step(f"push: {n} waiting checkouts")
                 results["push"].append(phases.push_run(stack, workdir, plan, n, "push"))
         if "dashboards" in only:
-            results["dashboards"] = dashboards(stack, workdir, plan, results)
+            results["dashboards"] = dashboards(stack, workdir, plan, results, step)
         if "poll" in only:
             # A fresh server: polling saturates it, and nothing after should inherit that.
             stack.stop()
@@ -170,6 +176,12 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
             stack.stop()
     finally:
         stack.stop()
+        marks.append(("", time.monotonic()))
+        # Where a run's minutes go (server starts and setup included), for keeping it short.
+        results["phase_seconds"] = {
+            phase: round(results.get("phase_seconds", {}).get(phase, 0) + end - began, 1)
+            for (phase, began), (_, end) in zip(marks, marks[1:])
+        }
     return results
 
 
@@ -211,7 +223,7 @@ def _workers(stack: Stack, count: int) -> None:
     wait_until(lambda: control.workers_beating(pids), timeout=60, what=f"{count} workers' heartbeats")
 
 
-def dashboards(stack: Stack, workdir: Path, plan: phases.Plan, results: dict[str, Any]) -> list[dict[str, Any]]:
+def dashboards(stack: Stack, workdir: Path, plan: phases.Plan, results: dict[str, Any], step) -> list[dict[str, Any]]:
     from bench import control
 
     cookie = control.staff_cookie()
@@ -223,7 +235,7 @@ def dashboards(stack: Stack, workdir: Path, plan: phases.Plan, results: dict[str
     for html in (True, False):  # what a browser gets (HTML frames), then the JSON API
         for count in plan.dashboards:
             what = "HTML" if html else "JSON"
-            print(f"[{time.strftime('%H:%M:%S')}] dashboards: {count} {what} at {plan.dashboard_rate:g}/s", flush=True)
+            step(f"dashboards: {count} {what} at {plan.dashboard_rate:g}/s")
             runs.append(phases.dashboard_run(stack, workdir, plan, count, cookie, html))
     return runs
 

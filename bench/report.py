@@ -266,6 +266,9 @@ def markdown(doc: dict[str, Any]) -> str:
             f"The whole machine was {busy[0]:.1f}–{busy[-1]:.1f} cores busy during the measurement windows"
             " (the bench's own processes plus anything else running)."
         )
+    if r.get("phase_seconds"):
+        out.append("Seconds per phase (server starts and setup included): "
+                   + ", ".join(f"{phase} {seconds:g}" for phase, seconds in r["phase_seconds"].items()) + ".")
     out.append("")
     if r.get("push") or r.get("poll"):
         out += ["| waiting checkouts | push latency | polling (2 s) latency | server CPU waiting: push / polling | server CPU while settling 50/s: push / polling | lost (push) | poll errors |",
