@@ -2,11 +2,10 @@
 
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from consumers import rendering, resync
+from consumers import rendering, resync, snapshots
 from consumers.common import RenderFromMessage, is_staff, refuse_frame, wants_json
 from payments.events import PAGES_GROUP, payment_group
 from regions import checkout_status, phone_prompt
@@ -27,9 +26,8 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         self.group = payment_group(reference)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(PAGES_GROUP, self.channel_name)
-        # A read on the shared thread pool, not the one database thread: 10,000 pages
-        # reconnecting after a restart no longer queue one behind the other for it.
-        snapshot = await database_sync_to_async(checkout_status.read, thread_sensitive=False)(reference)
+        # Batched with the other pages connecting now (consumers/snapshots.py).
+        snapshot = await snapshots.read(reference)
         if snapshot is None:
             await self.close()
             return
@@ -60,7 +58,7 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
     async def layer_resync(self, event: dict[str, Any]) -> None:
         """The channel layer may have lost pushes (consumers/resync.py): rejoin, resend the truth."""
         await self.channel_layer.group_add(self.group, self.channel_name)
-        snapshot = await database_sync_to_async(checkout_status.read)(self.reference)
+        snapshot = await snapshots.read(self.reference)
         if snapshot is not None:
             await self.push(snapshot)
 

@@ -112,6 +112,11 @@ def payment_snapshot_by_reference(reference) -> dict[str, Any] | None:
     return payment_snapshot(payment) if payment else None
 
 
+def payment_snapshots_by_reference(references: list[str]) -> dict[str, dict[str, Any]]:
+    """Several payments' snapshots in one query, by reference (str); one not found is absent."""
+    return {str(p.reference): payment_snapshot(p) for p in Payment.objects.filter(reference__in=references).order_by()}
+
+
 def momo_payment(user: MomoApiUser, reference) -> Payment | None:
     """An API user sees only its own payments: another user's reference is not found."""
     return unique(Payment.objects.filter(reference=reference, momo_user=user))

@@ -4,11 +4,12 @@ from decimal import Decimal
 from typing import Any
 
 from payments import outcomes, validation
-from payments.selectors import mask_phone, payment_snapshot_by_reference
+from payments.selectors import mask_phone, payment_snapshot_by_reference, payment_snapshots_by_reference
 
 PARTIAL = "payments/pay.html#status"
 
 read = payment_snapshot_by_reference  # the payment's snapshot, or None
+read_many = payment_snapshots_by_reference  # several, by reference, in one query
 
 
 def context(snapshot: dict[str, Any]) -> dict[str, Any]:
