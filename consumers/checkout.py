@@ -1,19 +1,35 @@
 """The checkout page's socket: anyone with the reference; the snapshot on connect, then every change."""
 
+import asyncio
 from typing import Any
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.utils import await_many_dispatch
 from django.template.loader import render_to_string
 
-from consumers import rendering, resync, snapshots
+from consumers import pagehub, rendering, resync, snapshots
 from consumers.common import RenderFromMessage, is_staff, refuse_frame, wants_json
-from payments.events import PAGES_GROUP, payment_group
+from payments.events import payment_group
 from regions import checkout_status, phone_prompt
 
 
 class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
     group: str | None = None
     version = 0
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Channels' AsyncConsumer.__call__ without a layer channel of the page's own: the
+        process's page hub (consumers/pagehub.py) puts the page's messages in `mailbox`,
+        handled in order with the socket's as a channel's would be."""
+        self.scope = scope
+        self.channel_layer = None
+        self.mailbox: asyncio.Queue = asyncio.Queue()
+        self.base_send = send
+        try:
+            await await_many_dispatch([receive, self.mailbox.get], self.dispatch)
+        except StopConsumer:
+            pass
 
     async def connect(self) -> None:
         reference = str(self.scope["url_route"]["kwargs"]["reference"])
@@ -24,22 +40,23 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         # Join first, then read: a change committed in between arrives as a message
         # and is dropped by version if the snapshot already holds it.
         self.group = payment_group(reference)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.channel_layer.group_add(PAGES_GROUP, self.channel_name)
-        # Batched with the other pages connecting now (consumers/snapshots.py).
-        snapshot = await snapshots.read(reference)
+        try:
+            await pagehub.hub().join(self, self.group)
+            # Batched with the other pages connecting now (consumers/snapshots.py).
+            snapshot = await snapshots.read(reference)
+        except BaseException:
+            pagehub.hub().leave(self, self.group)  # no disconnect() follows a failed connect
+            raise
         if snapshot is None:
             await self.close()
             return
         await self.accept()
         await self.push(snapshot)
-        resync.watch(self)
 
     async def disconnect(self, code: int) -> None:
         resync.unwatch(self)
         if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            await self.channel_layer.group_discard(PAGES_GROUP, self.channel_name)
+            pagehub.hub().leave(self, self.group)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         await refuse_frame(self, text_data, bytes_data)
@@ -57,7 +74,7 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
 
     async def layer_resync(self, event: dict[str, Any]) -> None:
         """The channel layer may have lost pushes (consumers/resync.py): rejoin, resend the truth."""
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await pagehub.hub().rejoin(self.group)
         snapshot = await snapshots.read(self.reference)
         if snapshot is not None:
             await self.push(snapshot)

@@ -23,7 +23,9 @@ seconds past its `settle_at` (a worker settles within 1 s of it) gets a resync, 
 after twice as long, and so on, up to every `OVERDUE_MAX` seconds (a paused simulator).
 
 A consumer calls `watch(self)` once it has accepted and `unwatch(self)` in `disconnect()`.
-With the in-memory layer (one process, nothing in between to fail) they do nothing.
+Checkout pages have no channel of their own: the page hub's channel is watched
+(`watch_channel`, consumers/pagehub.py) and a page's overdue resync goes straight to its
+mailbox. With the in-memory layer (one process, nothing in between to fail) they do nothing.
 """
 
 import asyncio
@@ -53,8 +55,9 @@ class LayerWatch:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.channels: set[str] = set()
-        # channel -> (when its payment is due, epoch seconds; resyncs sent since)
-        self.due: dict[str, tuple[float, int]] = {}
+        # channel, or a checkout page (a mailbox) -> (when its payment is due, epoch
+        # seconds; resyncs sent since)
+        self.due: dict[Any, tuple[float, int]] = {}
         self.group = f"resync-probe-{uuid.uuid4().hex}"
         self.channel: str | None = None
         self.arrived = asyncio.Event()
@@ -69,7 +72,7 @@ class LayerWatch:
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._run())
 
-    def leave(self, channel: str) -> None:
+    def leave(self, channel: Any) -> None:
         self.channels.discard(channel)
         self.due.pop(channel, None)
         if not self.channels and self.task:
@@ -138,11 +141,14 @@ class LayerWatch:
 
     async def _resync_overdue(self, layer) -> None:
         now = time.time()
-        for channel, (due, sent) in list(self.due.items()):
+        for target, (due, sent) in list(self.due.items()):
             if now >= due + min(OVERDUE_AFTER * 2**sent, OVERDUE_MAX):
-                self.due[channel] = (due, sent + 1)
+                self.due[target] = (due, sent + 1)
+                if not isinstance(target, str):  # a checkout page: no layer in between
+                    target.mailbox.put_nowait(RESYNC)
+                    continue
                 try:
-                    await layer.send(channel, RESYNC)
+                    await layer.send(target, RESYNC)
                 except Exception:  # the layer went down meanwhile: the probe takes over
                     return
 
@@ -183,8 +189,17 @@ def enabled() -> bool:
 
 
 def watch(consumer) -> None:
+    watch_channel(consumer.channel_name)
+
+
+def watch_channel(channel: str) -> None:
     if enabled():
-        layer_watch().join(consumer.channel_name)
+        layer_watch().join(channel)
+
+
+def _target(consumer) -> Any:
+    """A consumer's channel; a checkout page (no channel of its own) itself."""
+    return getattr(consumer, "channel_name", None) or consumer
 
 
 def expect(consumer, snapshot: dict[str, Any]) -> None:
@@ -193,11 +208,15 @@ def expect(consumer, snapshot: dict[str, Any]) -> None:
         return
     due = snapshot["settle_at"] if snapshot["status"] == "processing" else None
     if due is None:  # final, or a payment that never settles by itself
-        layer_watch().due.pop(consumer.channel_name, None)
+        layer_watch().due.pop(_target(consumer), None)
     else:
-        layer_watch().due[consumer.channel_name] = (datetime.fromisoformat(due).timestamp(), 0)
+        layer_watch().due[_target(consumer)] = (datetime.fromisoformat(due).timestamp(), 0)
 
 
 def unwatch(consumer) -> None:
+    unwatch_channel(_target(consumer))
+
+
+def unwatch_channel(target: Any) -> None:
     if enabled() and _watch is not None and _watch.loop is asyncio.get_running_loop():
-        _watch.leave(consumer.channel_name)
+        _watch.leave(target)

@@ -2,6 +2,8 @@
 
 - consumers.common.RenderFromMessage overrides Channels' AsyncConsumer.dispatch to skip one
   thing: the per-message `aclose_old_connections()`;
+- consumers.checkout.PaymentConsumer overrides its `__call__` to take its messages from the
+  page hub's mailbox instead of a layer channel of its own;
 - dashboard/pgpool sets psycopg_pool's private `_check`;
 - dashboard/settings.py reads `sys.argv` to name each process in pg_stat_activity and size
   its pool;
@@ -20,6 +22,7 @@ from django.conf import settings
 from psycopg_pool import ConnectionPool
 from twisted.internet import endpoints, reactor
 
+from consumers.checkout import PaymentConsumer
 from consumers.common import RenderFromMessage
 from dashboard.pgpool import base as pgpool
 from payments.management.commands import demo
@@ -90,3 +93,33 @@ def test_the_demo_endpoint_has_the_raised_backlog_as_twisted_reads_it(host):
     (description,) = demo.endpoints(host, 8123)
     endpoint = endpoints.serverFromString(reactor, description)
     assert (endpoint._port, endpoint._interface, endpoint._backlog) == (8123, host, demo.BACKLOG)
+
+
+CHANNELS_CALL = (
+    "self.scope = scope\n"
+    "self.channel_layer = get_channel_layer(self.channel_layer_alias)\n"
+    "if self.channel_layer is not None:\n"
+    "    self.channel_name = await self.channel_layer.new_channel()\n"
+    "    self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)\n"
+    "if self._sync:\n"
+    "    self.base_send = async_to_sync(send)\n"
+    "else:\n"
+    "    self.base_send = send\n"
+    "try:\n"
+    "    if self.channel_layer is not None:\n"
+    "        await await_many_dispatch([receive, self.channel_receive], self.dispatch)\n"
+    "    else:\n"
+    "        await await_many_dispatch([receive], self.dispatch)\n"
+    "except StopConsumer:\n"
+    "    pass"
+)
+
+
+def test_channels_call_still_does_what_the_checkout_page_does_without_a_channel():
+    """consumers.checkout.PaymentConsumer.__call__ is Channels' own, with the page hub's
+    mailbox in place of a layer channel: if Channels' grows a step, the page must too."""
+    assert _body(AsyncConsumer.__call__) == CHANNELS_CALL
+    ours = _body(PaymentConsumer.__call__)
+    assert "self.scope = scope" in ours and "self.base_send = send" in ours
+    assert "await await_many_dispatch([receive, self.mailbox.get], self.dispatch)" in ours
+    assert "except StopConsumer" in ours and "new_channel" not in ours
