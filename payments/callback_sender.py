@@ -12,6 +12,7 @@ schedule in force (`payments/callbacks.py`).
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -27,7 +28,7 @@ from django.utils import timezone
 from django.db.models import Min
 from django.db.models.functions import Coalesce, Greatest
 
-from payments import callbacks, calls, destinations, services
+from payments import callbacks, calls, destinations, events, services
 from payments.models import CallbackDelivery
 
 logger = logging.getLogger("payments.callbacks")
@@ -120,6 +121,17 @@ def _report(delivery: CallbackDelivery, headers: dict[str, str], body: bytes, an
     )
 
 
+def _threadsafe_setter(loop: asyncio.AbstractEventLoop, *flags: asyncio.Event):
+    """A function any thread may call (an on-commit hook on the ORM thread) to set `flags`."""
+
+    def set_all() -> None:
+        for flag in flags:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to wake
+                loop.call_soon_threadsafe(flag.set)
+
+    return set_all
+
+
 class CallbackSender:
     def __init__(
         self, *, worker_id: str, actor: str, concurrency: int = CONCURRENCY, interval: float = 10.0,
@@ -188,15 +200,24 @@ class CallbackSender:
         return self.sessions[policy]
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        """Passes until `stop`. `wake` (finished sends, the layer's wake message) brings the
+        next pass forward to at most MIN_PASS_GAP after the last; a commit in this process
+        that made callbacks due (`events.local_callback_senders`) starts one at once."""
+        due = asyncio.Event()
+        due_now = _threadsafe_setter(asyncio.get_running_loop(), due, wake)
+        events.local_callback_senders.add(due_now)
         try:
             while not stop.is_set():
                 wake.clear()
+                due.clear()
                 started = time.monotonic()
                 await self._pass(wake)
                 gap = MIN_PASS_GAP - (time.monotonic() - started)
-                if gap > 0 and not stop.is_set():
-                    await asyncio.sleep(gap)
+                if gap > 0 and not stop.is_set() and not due.is_set():
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(due.wait(), timeout=gap)
         finally:
+            events.local_callback_senders.discard(due_now)
             await self._stop()
 
     async def _pass(self, wake: asyncio.Event) -> None:

@@ -35,7 +35,7 @@ The channel layer delivers at most once; every page resyncs from the database on
 import hashlib
 import logging
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -157,7 +157,17 @@ async def send_now(events: list[Event], *, layer: Any = None) -> None:
         await layer.group_send(group, message)
 
 
+# The callback senders running in this process (payments/callback_sender.py), each a
+# thread-safe "send what is due now". A commit that made callbacks due calls them before
+# the layer's round trip: a sender beside the settling worker need not wait for its wake
+# message, nor for its next pass.
+local_callback_senders: set[Callable[[], None]] = set()
+
+
 def send_events(events: list[Event]) -> None:
+    if (WORKER_GROUP, CALLBACKS_WAKE) in events:
+        for due_now in list(local_callback_senders):
+            due_now()
     try:
         async_to_sync(send_now)(events)
     except Exception as exc:  # the commit stands; pages converge when they resync

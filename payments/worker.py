@@ -155,7 +155,7 @@ class SettlementWorker:
             while not stop.is_set():
                 # Cleared before the pass, so a wake-up that lands during it is not lost.
                 wake.clear()
-                delay = await self._pass(callbacks_wake)
+                delay = await self._pass()
                 if delay > 0 and not stop.is_set():
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(wake.wait(), timeout=delay)
@@ -174,16 +174,15 @@ class SettlementWorker:
                 logger.warning("callback sender stopped with %s", type(exc).__name__)
             logger.info("settlement worker %s stopped after %d settlements", self.worker_id, self.settled)
 
-    async def _pass(self, callbacks_wake: asyncio.Event) -> float:
-        """One settlement pass; returns how long the loop may wait for a wake-up."""
+    async def _pass(self) -> float:
+        """One settlement pass; returns how long the loop may wait for a wake-up. The
+        callbacks it made due wake the sender as it commits (`events.send_events`)."""
         try:
-            done, delay = await sync_to_async(self.tick)()
+            _, delay = await sync_to_async(self.tick)()
         except (OperationalError, InterfaceError) as exc:
             logger.warning("database unavailable (%s); retrying in 1 s", exc)
             await sync_to_async(_close_connection)()
             return 1.0
-        if done:
-            callbacks_wake.set()  # their callbacks are due now, layer or not
         return delay
 
     async def _relay(self, stop: asyncio.Event, *wakes: asyncio.Event) -> None:
