@@ -17,7 +17,6 @@ import json
 import logging
 import time
 import uuid
-from collections import Counter
 from datetime import datetime, timezone as dt_timezone
 from typing import Any
 
@@ -29,6 +28,7 @@ from django.db.models import Min
 from django.db.models.functions import Coalesce, Greatest
 
 from payments import callbacks, calls, destinations, events, services
+from payments.callback_slots import Slots
 from payments.models import CallbackDelivery
 
 logger = logging.getLogger("payments.callbacks")
@@ -145,11 +145,13 @@ class CallbackSender:
         self.per_host = per_host if per_host is not None else settings.CALLBACK_CONCURRENCY_PER_HOST
         self.interval = interval
         self.lookup = lookup  # None: the system's resolver (tests simulate one)
+        self.slots = Slots(concurrency, self.per_host)
         self.in_flight: set[asyncio.Task] = set()
-        self.busy: Counter[str] = Counter()  # sends in flight per destination_key
         self.sessions: dict[str, aiohttp.ClientSession] = {}
         self.finished: list[dict[str, Any]] = []
         self.sent = 0
+        self.loop: asyncio.AbstractEventLoop | None = None  # while running: hand-overs accepted
+        self.wake: asyncio.Event | None = None
 
     # --- one pass on the ORM thread: record what finished, claim what is due -------------
 
@@ -159,20 +161,47 @@ class CallbackSender:
         configs = callbacks.SettingsReader()  # read once per scope per pass
         if finished:
             services.callback_record(results=finished, actor=self.actor, settings=configs)
+        startable, held = self.slots.claimable()
+        free = min(free, startable)
         claimed = []
         if free > 0:
             claimer = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"[-64:]
             deliveries = services.callback_claim(
-                claimer=claimer, limit=free, settings=configs, busy=dict(self.busy), per_host=self.per_host
+                claimer=claimer, limit=free, settings=configs, busy=held, per_host=self.per_host
             )
             claimed = [(delivery, configs(delivery.payment.momo_user_id)) for delivery in deliveries]
         if len(claimed) >= free:
             return claimed, self.interval  # no free slot: a finished send wakes the loop
-        if self.per_host and any(count >= self.per_host for count in self.busy.values()):
+        if self.slots.saturated():
             # What is still due may all be for a full destination: a finished send or a new
             # delivery wakes the loop; meanwhile look again 5 times a second, not 20.
             return claimed, max(self.seconds_until_next(), SATURATED_PASS_GAP)
         return claimed, self.seconds_until_next()
+
+    # --- a settlement's hand-over (payments/handover.py), on the ORM thread ---------------
+
+    def taker(self) -> "CallbackSender | None":
+        """Offered to the worker's settlement transactions while this sender runs."""
+        return self if self.loop is not None else None
+
+    @property
+    def claimer(self) -> str:
+        return f"{self.worker_id}:{uuid.uuid4().hex[:12]}"[-64:]
+
+    def reserve(self, key: str) -> bool:
+        return self.slots.reserve(key)
+
+    def release(self, keys: list[str]) -> None:
+        for key in keys:
+            self.slots.unreserve(key)
+
+    def hand_over(self, deliveries: list[tuple[CallbackDelivery, dict[str, Any]]]) -> None:
+        try:
+            if self.loop is None:
+                raise RuntimeError("stopped")
+            self.loop.call_soon_threadsafe(self._start, deliveries, True)
+        except RuntimeError:  # stopped meanwhile: their leases run out, then any sender claims them
+            self.release([callbacks.destination_key(delivery.url) for delivery, _ in deliveries])
 
     def seconds_until_next(self) -> float:
         now = timezone.now()
@@ -202,9 +231,11 @@ class CallbackSender:
     async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
         """Passes until `stop`. `wake` (finished sends, the layer's wake message) brings the
         next pass forward to at most MIN_PASS_GAP after the last; a commit in this process
-        that made callbacks due (`events.local_callback_senders`) starts one at once."""
+        that made callbacks due (`events.local_callback_senders`) starts one at once, and
+        one that leased them to this sender (`handover`) starts their sends at once."""
         due = asyncio.Event()
-        due_now = _threadsafe_setter(asyncio.get_running_loop(), due, wake)
+        self.loop, self.wake = asyncio.get_running_loop(), wake
+        due_now = _threadsafe_setter(self.loop, due, wake)
         events.local_callback_senders.add(due_now)
         try:
             while not stop.is_set():
@@ -223,26 +254,40 @@ class CallbackSender:
     async def _pass(self, wake: asyncio.Event) -> None:
         finished, self.finished = self.finished, []
         try:
-            claimed, delay = await sync_to_async(self.handle_one)(finished, self.concurrency - len(self.in_flight))
+            claimed, delay = await sync_to_async(self.handle_one)(finished, self.concurrency)
         except (OperationalError, InterfaceError) as exc:
             logger.warning("database unavailable (%s); callbacks retried in 1 s", exc)
             self.finished = finished + self.finished  # recorded on a later pass
             claimed, delay = [], 1.0
-        for delivery, config in claimed:
-            key = callbacks.destination_key(delivery.url)
-            self.busy[key] += 1
-            task = asyncio.ensure_future(self._send(self.session_for(config), delivery, config, wake, key))
-            self.in_flight.add(task)
-            task.add_done_callback(self.in_flight.discard)
+        self._start(claimed)
         if delay > 0 and not wake.is_set():
             try:
                 await asyncio.wait_for(wake.wait(), timeout=delay)
             except asyncio.TimeoutError:
                 pass
 
+    def _start(self, claimed: list[tuple[CallbackDelivery, dict[str, Any]]], reserved: bool = False) -> None:
+        """On the loop: a send per delivery claimed (or handed over, `reserved`) that has a
+        slot; the others wait for one (callback_slots)."""
+        for delivery, config in claimed:
+            key = callbacks.destination_key(delivery.url)
+            if self.loop is None:  # stopped: its lease runs out, then any sender claims it
+                if reserved:
+                    self.slots.unreserve(key)
+                continue
+            if self.slots.admit(key, (delivery, config), reserved=reserved):
+                self._fly(delivery, config, key)
+
+    def _fly(self, delivery: CallbackDelivery, config: dict[str, Any], key: str) -> None:
+        task = asyncio.ensure_future(self._send(self.session_for(config), delivery, config, key))
+        self.in_flight.add(task)
+        task.add_done_callback(self.in_flight.discard)
+
     async def _stop(self) -> None:
-        # Stopping: what is in flight is abandoned (its lease runs out and it is sent
-        # again); what finished is recorded.
+        # Stopping: no more hand-overs; what is in flight is abandoned (its lease runs out
+        # and it is sent again); what finished is recorded.
+        self.loop = None
+        self.slots.drop_waiting()  # their leases run out, then any sender claims them
         for task in self.in_flight:
             task.cancel()
         if self.finished:
@@ -254,15 +299,24 @@ class CallbackSender:
             await session.close()
         self.sessions.clear()
 
-    async def _send(
-        self, client: aiohttp.ClientSession, delivery: CallbackDelivery, config: dict, wake: asyncio.Event, key: str
-    ) -> None:
+    async def _send(self, client: aiohttp.ClientSession, delivery: CallbackDelivery, config: dict, key: str) -> None:
         try:
             result = await send_one(client, delivery, config)
-        finally:
-            self.busy[key] -= 1
-            if self.busy[key] <= 0:
-                del self.busy[key]
+        except asyncio.CancelledError:
+            self.slots.cancelled(key)
+            raise
         self.sent += 1
         self.finished.append(result)
-        wake.set()
+        ready, _ = self.slots.finished(key, _fresh)
+        for waiting, waiting_config in ready:
+            self._fly(waiting, waiting_config, callbacks.destination_key(waiting.url))
+        if self.wake is not None:
+            self.wake.set()
+
+
+def _fresh(item: tuple[CallbackDelivery, dict[str, Any]]) -> bool:
+    """Whether a waiting delivery's lease still covers a whole attempt and its recording
+    (else it is left to run out and be claimed again: never sent twice for one attempt)."""
+    delivery, config = item
+    left = (delivery.claimed_until - timezone.now()).total_seconds()
+    return left > config["timeout_seconds"] + callbacks.LEASE_MARGIN.total_seconds() / 2

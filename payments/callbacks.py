@@ -236,10 +236,12 @@ def destination_key(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def outbox_rows(payments: list[Payment], *, now: datetime, body_of: Callable[[Payment], dict]) -> list[CallbackDelivery]:
+def outbox_rows(
+    payments: list[Payment], *, now: datetime, body_of: Callable[[Payment], dict], settings: SettingsReader | None = None
+) -> list[CallbackDelivery]:
     """The deliveries for payments just made final (unsaved; the caller bulk-creates them)."""
     rows = []
-    settings = SettingsReader()
+    settings = settings or SettingsReader()
     for payment in payments:
         if not payment.callback_url:
             continue

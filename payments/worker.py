@@ -23,7 +23,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from payments import outcomes, providers, services
+from payments import handover, outcomes, providers, services
 from payments.services import batch
 from payments.events import WORKER_GROUP
 from payments.callback_sender import CallbackSender
@@ -68,8 +68,11 @@ class SettlementWorker:
         config = simulator_settings()
         if config.paused:
             return 0
-        done = self._settle_due(now, config.success_rate)
-        done += self._expire_due(now - timedelta(seconds=config.expiry_seconds))
+        # While the sender runs, the callbacks these transactions make due are leased to it
+        # as they are written and sent as they commit (payments/handover.py).
+        with handover.offering(self.callbacks.taker()):
+            done = self._settle_due(now, config.success_rate)
+            done += self._expire_due(now - timedelta(seconds=config.expiry_seconds))
         self.settled += done
         return done
 

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, Value, When
 from django.utils import timezone
 
-from payments import callbacks, events, outcomes, providers
+from payments import callbacks, events, handover, outcomes, providers
 from payments.errors import IdempotencyConflict, InvalidValue, PaymentError
 from payments.accounts import party_owner, wallet_key
 from payments.models import (
@@ -273,10 +273,16 @@ def _momo_status(payment: Payment) -> dict[str, Any]:
 def _outbox(payments: list[Payment], now: datetime) -> None:
     """The callbacks of payments made final, in the transaction that made them so: no final
     state without its pending delivery, no delivery for a change that rolled back."""
-    rows = callbacks.outbox_rows(payments, now=now, body_of=_momo_status)
+    configs = callbacks.SettingsReader()
+    rows = callbacks.outbox_rows(payments, now=now, body_of=_momo_status, settings=configs)
     if rows:
+        # Leased to the settling worker's sender, if it offered itself and has room: sent on
+        # commit. Any row not leased wakes the senders (this process's at once, every
+        # worker's through the layer).
+        every_one_taken = handover.lease(rows, now=now, settings=configs)
         CallbackDelivery.objects.bulk_create(rows)
-        events.send_event_on_commit(events.callbacks_changed([callback_snapshot(row) for row in rows], wake=True))
+        snapshots = [callback_snapshot(row) for row in rows]
+        events.send_event_on_commit(events.callbacks_changed(snapshots, wake=not every_one_taken))
 
 
 def payment_settle_many(*, decisions: list[Decision], actor: str) -> list[Payment]:
