@@ -1,6 +1,5 @@
 """The checkout page's socket: anyone with the reference; the snapshot on connect, then every change."""
 
-import asyncio
 from typing import Any
 
 from channels.exceptions import StopConsumer
@@ -24,7 +23,7 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         handled in order with the socket's as a channel's would be."""
         self.scope = scope
         self.channel_layer = None
-        self.mailbox: asyncio.Queue = asyncio.Queue()
+        self.mailbox = pagehub.Mailbox()
         self.base_send = send
         try:
             await await_many_dispatch([receive, self.mailbox.get], self.dispatch)
@@ -51,7 +50,7 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
             await self.close()
             return
         await self.accept()
-        await self.push(snapshot)
+        await self.push(snapshot, shared=False)
 
     async def disconnect(self, code: int) -> None:
         resync.unwatch(self)
@@ -77,14 +76,17 @@ class PaymentConsumer(RenderFromMessage, AsyncWebsocketConsumer):
         await pagehub.hub().rejoin(self.group)
         snapshot = await snapshots.read(self.reference)
         if snapshot is not None:
-            await self.push(snapshot)
+            await self.push(snapshot, shared=False)
 
-    async def push(self, snapshot: dict[str, Any]) -> None:
+    async def push(self, snapshot: dict[str, Any], *, shared: bool = True) -> None:
+        """`shared`: a pushed change, rendered once for every page of the payment (and kept);
+        else this page's own read, whose text is not kept (10,000 pages held, 10,000 texts)."""
         if snapshot["version"] <= self.version:
             return  # never an older (or the same) version after a newer one
         self.version = snapshot["version"]
         resync.expect(self, snapshot)
         if self.as_json:
-            await self.send(text_data=rendering.payment_json(snapshot, public=self.public))
+            await self.send(text_data=rendering.payment_json(snapshot, public=self.public, keep=shared))
         else:
-            await self.send(text_data=rendering.fragment(checkout_status.PARTIAL, snapshot, checkout_status.context))
+            text = rendering.fragment(checkout_status.PARTIAL, snapshot, checkout_status.context, keep=shared)
+            await self.send(text_data=text)

@@ -36,7 +36,8 @@ def cached_bytes() -> int:
     return _size
 
 
-def _remember(key: tuple[str, str, Any], make: Callable[[], str]) -> str:
+def _remember(key: tuple[str, str, Any], make: Callable[[], str], keep: bool = True) -> str:
+    """`keep=False`: a text for one reader (a page's own snapshot on connect): used if cached, not kept."""
     global _size
     text = _cache.get(key)
     if text is not None:
@@ -44,7 +45,7 @@ def _remember(key: tuple[str, str, Any], make: Callable[[], str]) -> str:
         return text
     text = make()
     size = sys.getsizeof(text)
-    if size > ENTRY_MAX_BYTES:
+    if size > ENTRY_MAX_BYTES or not keep:
         return text
     _cache[key] = text
     _size += size
@@ -54,19 +55,20 @@ def _remember(key: tuple[str, str, Any], make: Callable[[], str]) -> str:
     return text
 
 
-def payment_json(snapshot: dict[str, Any], *, public: bool = False) -> str:
+def payment_json(snapshot: dict[str, Any], *, public: bool = False, keep: bool = True) -> str:
     """`public`: for a reader who is not staff, the phone number masked (selectors.public_snapshot)."""
     if public:
         key = ("json-public", snapshot["reference"], snapshot["version"])
-        return _remember(key, lambda: json.dumps({"type": "payment", "payment": public_snapshot(snapshot)}))
+        return _remember(key, lambda: json.dumps({"type": "payment", "payment": public_snapshot(snapshot)}), keep)
     key = ("json", snapshot["reference"], snapshot["version"])
-    return _remember(key, lambda: json.dumps({"type": "payment", "payment": snapshot}))
+    return _remember(key, lambda: json.dumps({"type": "payment", "payment": snapshot}), keep)
 
 
-def fragment(template: str, snapshot: dict[str, Any], context: Callable[[dict], dict], *, variant: str = "") -> str:
+def fragment(template: str, snapshot: dict[str, Any], context: Callable[[dict], dict], *, variant: str = "",
+             keep: bool = True) -> str:
     """`variant`: another rendering of the same template (the projector's masked row)."""
     key = (template + variant, snapshot["reference"], snapshot["version"])
-    return _remember(key, lambda: render_to_string(template, context(snapshot)))
+    return _remember(key, lambda: render_to_string(template, context(snapshot)), keep)
 
 
 def once(template: str, name: str, state: Any, context: Callable[[], dict]) -> str:

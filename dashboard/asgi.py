@@ -15,18 +15,18 @@ try:
 except ImproperlyConfigured as exc:  # a configuration mistake: one line, as manage.py says it
     sys.exit(f"configuration error: {exc}")
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from django.urls import get_resolver  # noqa: E402
 
-from consumers.auth import SessionAuth  # noqa: E402
-from consumers.origin import OriginCheck  # noqa: E402
+from consumers.auth import SocketEntry  # noqa: E402
 from consumers.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": OriginCheck(SessionAuth(URLRouter(websocket_urlpatterns))),
+        # The origin check, cookies, session, user and route (consumers/auth.py).
+        "websocket": SocketEntry(websocket_urlpatterns),
     }
 )
 
