@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_cache_control
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from payments.network import is_loopback
 
@@ -39,4 +39,18 @@ class NoStoreWhenSignedInMiddleware:
         response = self.get_response(request)
         if request.user.is_authenticated:
             patch_cache_control(response, no_store=True, private=True)
+        return response
+
+
+class VaryCookieMiddleware:
+    """What SessionMiddleware adds to an answer to a request without a session cookie:
+    `Vary: Cookie` (NoStoreWhenSignedInMiddleware reads every request's session). In the
+    MoMo chain (settings.MOMO_MIDDLEWARE), so its answers keep that header."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        patch_vary_headers(response, ("Cookie",))
         return response

@@ -131,6 +131,22 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it answers a locked-out login with its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
+# A MoMo call (a path under MTN's prefixes, momo/urls.py) that carries no session cookie
+# goes through this chain instead (dashboard/handler.py): what shapes its answer, in the
+# same order, without the browser's layers (WhiteNoise, session, CSRF, Django auth, the
+# signed-in no-store, messages, axes), which make nothing of a call without a session:
+# every MoMo view is CSRF-exempt and authenticates by itself. What they did add to every
+# MoMo answer, `Vary: Cookie`, is added in the session's place.
+MOMO_MIDDLEWARE = [
+    "inspector.middleware.InspectorMiddleware",
+    "dashboard.security.LoopbackOnlyDebugMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "dashboard.security.VaryCookieMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "payments.middleware.ServiceUnavailableMiddleware",
+]
 
 ROOT_URLCONF = "dashboard.urls"
 ASGI_APPLICATION = "dashboard.asgi.application"

@@ -8,10 +8,17 @@ takes. Anything else under a product prefix, `v1_0/` or `v2_0/` is the gateway's
 404 (before Django's technical 404 page can answer, DEBUG or not).
 """
 
+import re
+
 from django.urls import re_path
 
 from momo import collection, common, disbursement, provisioning, remittance
 from momo.common import REFERENCE, SEGMENT
+
+# MTN's gateway prefixes: everything under them is MoMo's, answered here (the catch-all
+# below) and served by a leaner middleware chain (dashboard/handler.py).
+PREFIXES = ("collection", "disbursement", "remittance", "v1_0", "v2_0")
+PREFIX = re.compile(rf"^/(?:{'|'.join(PREFIXES)})(?:/|$)")
 
 
 def momo_path(pattern: str, view, name: str, product: str | None = None):
@@ -43,5 +50,5 @@ urlpatterns = [
     *product_paths("collection", collection.ROUTES),
     *product_paths("disbursement", disbursement.ROUTES),
     *product_paths("remittance", remittance.ROUTES),
-    re_path(r"^(?:collection|disbursement|remittance|v1_0|v2_0)(?:/(?P<rest>.*))?$", common.unknown_route, name="momo-unknown"),
+    re_path(rf"^(?:{'|'.join(PREFIXES)})(?:/(?P<rest>.*))?$", common.unknown_route, name="momo-unknown"),
 ]
