@@ -9,12 +9,33 @@ one client and its pool (redis-py's pool is thread-safe and fork-aware).
 """
 
 import threading
+import uuid
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.utils.functional import cached_property
+from redis.commands.core import Script
 
 _clients: dict[tuple, RedisCacheClient] = {}
 _lock = threading.Lock()
+
+# KEYS: the window's counter (or none), the generation (payments/generation.py). ARGV: the
+# counter's lifetime, the generation the caller's copies have ('' for any), a new
+# generation should there be none (a fresh Redis). Counts unless the generation differs.
+COUNT_AT = """
+local generation = redis.call('GET', KEYS[2])
+if not generation then
+    generation = ARGV[3]
+    redis.call('SET', KEYS[2], generation)
+end
+if ARGV[2] ~= '' and ARGV[2] ~= generation then
+    return {-1, generation}
+end
+if KEYS[1] == '' then
+    return {0, generation}
+end
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+return {redis.call('INCR', KEYS[1]), generation}
+"""
 
 
 class SharedRedisCache(RedisCache):
@@ -27,6 +48,11 @@ class SharedRedisCache(RedisCache):
                 client = _clients[key] = self._class(self._servers, **self._options)
         return client
 
+    @cached_property
+    def _count_at(self) -> Script:
+        """COUNT_AT, sent by its hash (redis-py sends the script itself after a Redis restart)."""
+        return self._cache.get_client(write=True).register_script(COUNT_AT)
+
     def window_count(self, key: str, timeout: int) -> int:
         """Count one hit on a fixed window's counter that lives `timeout` seconds; the count.
 
@@ -37,3 +63,17 @@ class SharedRedisCache(RedisCache):
         pipe.set(key, 0, ex=timeout, nx=True)
         pipe.incr(key)
         return int(pipe.execute()[1])
+
+    def count_at(self, key: str | None, timeout: int, generation_key: str, expected: str | None) -> tuple[int | None, str]:
+        """Count one hit on a window's counter (`key`; None: count nothing) unless the
+        generation is not `expected` (None: any); (the count, or None when not counted,
+        and the generation). One round trip (a script Redis runs atomically)."""
+        keys = [self.make_and_validate_key(key) if key else "", self.make_and_validate_key(generation_key)]
+        client = self._cache.get_client(keys[1], write=True)
+        count, generation = self._count_at(keys=keys, args=[timeout, expected or "", uuid.uuid4().hex], client=client)
+        return (None if count < 0 else int(count)), generation.decode(errors="replace")
+
+    def replace_generation(self, generation_key: str) -> None:
+        """A new generation (as `count_at` reads it: a plain string, not Django's pickle)."""
+        key = self.make_and_validate_key(generation_key)
+        self._cache.get_client(key, write=True).set(key, uuid.uuid4().hex)

@@ -23,7 +23,7 @@ from momo.errors import (
     MomoError,
     TokenError,
 )
-from payments import ratelimit, selectors, services
+from payments import generation, selectors, services
 from payments.models import MomoApiUser
 
 TOKEN_SALT = "livesettle.momo.token"
@@ -111,22 +111,43 @@ def _token_payload(request: HttpRequest, product: str) -> dict:
     return payload
 
 
-def user_from_bearer(request: HttpRequest, product: str = COLLECTION) -> MomoApiUser:
-    payload = _token_payload(request, product)
-    user_id = parse_user_id(str(payload.get("u")))
-    user = selectors.momo_user(user_id) if user_id else None
+def _bearer_user(user: MomoApiUser | None, payload: dict) -> MomoApiUser:
     if user is None or user.api_key_hash[:KEY_FRAGMENT] != payload.get("k"):
         raise _unauthorized("Access denied due to invalid access token (its API key was replaced).")
     return user
 
 
-def check_rate(user: MomoApiUser, bucket: str, per_second: int) -> None:
-    """A fixed one-second window per API user and bucket, counted in the shared cache."""
-    if per_second <= 0:
-        return
-    window = int(time.time())
-    count = ratelimit.window_count(f"momo-rate:{bucket}:{user.id}:{window}", timeout=2)
-    if count > per_second:
-        raise GatewayError(
-            429, "", "Rate limit is exceeded. Try again in 1 seconds.", headers={"Retry-After": "1"}
-        )
+def _user_row(user_id: uuid.UUID | None, *, kept: bool = True) -> tuple[MomoApiUser | None, str | None]:
+    """The API user's row: this process's copy (payments/generation.py) or the database's."""
+    if user_id is None:
+        return None, None
+    if not kept:
+        return selectors.momo_user(user_id), None
+    return generation.kept(("momo_user", user_id), lambda: selectors.momo_user(user_id))
+
+
+def bearer_caller(request: HttpRequest, product: str, bucket: str, per_second: int) -> tuple[MomoApiUser, str | None]:
+    """The bearer token's API user, its call counted in the rate limit (a refused token's is
+    not), and the generation its row was good for in that count's round trip.
+
+    The row is this process's copy when the round trip finds the generation it was kept
+    under; a copy that refuses the token, or a generation replaced since, makes the call
+    read the row again and check the token again before it is counted: a new key retires
+    the old tokens at the next call, in every process, as when every call read the row."""
+    payload = _token_payload(request, product)
+    user_id = parse_user_id(str(payload.get("u")))
+    user, at = _user_row(user_id)
+    if user is None or user.api_key_hash[:KEY_FRAGMENT] != payload.get("k"):
+        user, at = _user_row(user_id, kept=False)  # the copy may be old: the database decides
+    user = _bearer_user(user, payload)
+    key = f"momo-rate:{bucket}:{user.id}:{int(time.time())}" if per_second > 0 else None
+    count, now = generation.count_at(key, timeout=2, expected=at)
+    if count is None:  # a write since the copy was read: read again, check again, count
+        generation.observe(now)
+        user = _bearer_user(_user_row(user_id)[0], payload)
+        count, now = generation.count_at(key, timeout=2, expected=None)
+    generation.observe(now)
+    request.momo_user = user  # who called, a refused call too, for the inspector (inspector/rows.py)
+    if key is not None and count > per_second:
+        raise GatewayError(429, "", "Rate limit is exceeded. Try again in 1 seconds.", headers={"Retry-After": "1"})
+    return user, now

@@ -34,7 +34,7 @@ from momo.errors import (
     not_found,
 )
 from momo.serializers import SANDBOX_PERSON, balance_json
-from payments import callbacks, outcomes, ratelimit, services
+from payments import callbacks, generation, outcomes, ratelimit, services
 from payments.middleware import OUTAGES
 from payments.models import MomoApiUser, Payment
 from payments.selectors import momo_payment, product_balance
@@ -53,6 +53,7 @@ class Caller:
 
     user: MomoApiUser
     product: str
+    generation: str | None = None  # the rows' generation its call found (payments/generation.py)
 
     @property
     def actor(self) -> str:
@@ -92,10 +93,8 @@ def momo_view(*methods: str, bearer: bool = True, rate: str = REQUEST_RATE) -> C
                 _gateway(request, methods, product)
                 if not bearer:
                     return view(request, product, **kwargs)
-                user = auth.user_from_bearer(request, product)
-                request.momo_user = user  # who called, for the inspector (inspector/rows.py)
-                auth.check_rate(user, rate, _rate_of(rate))
-                return view(request, Caller(user, product), **kwargs)
+                user, at = auth.bearer_caller(request, product, rate, _rate_of(rate))
+                return view(request, Caller(user, product, at), **kwargs)
             except MomoError as error:
                 return error_response(error)
             except ValueError:  # a Content-Length that is not a number
@@ -117,10 +116,13 @@ def check_create_limit(request: HttpRequest) -> None:
         raise GatewayError(429, "", f"Rate limit is exceeded. Try again in {wait} seconds.", headers={"Retry-After": str(wait)})
 
 
-def injected_faults(user: MomoApiUser, operation: str) -> None:
+def injected_faults(caller: Caller, operation: str) -> None:
     """The fault settings (payments/callbacks.py): added latency, then maybe a refusal,
-    before anything is read or written, so a refused write call creates nothing."""
-    fault = callbacks.api_fault(user.pk, operation=operation)
+    before anything is read or written, so a refused write call creates nothing. The
+    settings are this process's copy while the call's generation is theirs."""
+    user_id = caller.user.pk
+    config, _ = generation.kept(("faults", user_id), lambda: callbacks.effective(user_id), at=caller.generation)
+    fault = callbacks.api_fault(user_id, operation=operation, config=config)
     if fault.latency_seconds:
         time.sleep(fault.latency_seconds)
     if fault.refusal:
@@ -142,7 +144,7 @@ def write_call(request: HttpRequest, caller: Caller, operation: str, parse: Call
     the create limit, injected faults, the reference, the environment, the callback URL's
     host, then the body (`parse(body, environment)`)."""
     check_create_limit(request)
-    injected_faults(caller.user, operation)
+    injected_faults(caller, operation)
     reference = parsing.reference_id(request.headers.get("X-Reference-Id"))
     environment = parsing.target_environment(request, caller.user)
     callback_url = parsing.callback_url(request.headers.get("X-Callback-Url"), caller.user)
@@ -184,7 +186,7 @@ def own_payment(user: MomoApiUser, reference: str, kinds: tuple[str, ...] = ()) 
 
 def status_answer(caller: Caller, reference: str, kinds: tuple[str, ...] = ()) -> HttpResponse:
     """A status GET of any kind: the operation's own status JSON (payments/wire.py)."""
-    injected_faults(caller.user, "status")
+    injected_faults(caller, "status")
     payment = own_payment(caller.user, reference, kinds)
     if callbacks.status_lag_pending(payment, timezone.now()):
         # The callback-before-status fault: the callback is out, the status call lags behind.

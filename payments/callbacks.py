@@ -299,9 +299,10 @@ class ApiFault:
     refusal: tuple[int, str] | None  # (HTTP status, MoMo code) to answer instead
 
 
-def api_fault(momo_user_id: Any, *, operation: str) -> ApiFault:
-    """What the fault settings do to one request to pay or status call."""
-    config = effective(momo_user_id)
+def api_fault(momo_user_id: Any, *, operation: str, config: dict[str, Any] | None = None) -> ApiFault:
+    """What the fault settings (`config`, else read: `effective`) do to one request to pay
+    or status call."""
+    config = effective(momo_user_id) if config is None else config
     refusal = None
     if config["api_error_rate"]:
         call = next(_api_calls)

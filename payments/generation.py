@@ -1,0 +1,97 @@
+"""This process's copies of the rows every MoMo call reads, and the generation that retires them.
+
+Each MoMo call needs its API user's row (the token names it; a new key must retire the old
+tokens at once, in every process) and the fault settings for that user: two queries per
+call, for rows that change a few times a day. A server process keeps what it read here,
+tagged with the *generation*: a random token in the shared cache (Redis) that every write
+to those tables replaces, at once and again on commit (the model signals below). A MoMo
+call reads the generation in the same round trip as its rate-limit count
+(`ratelimit.count_at`), so trusting the copies costs no extra round trip; another
+generation drops every copy and the call reads its rows again (momo/auth.py).
+
+A copy is tagged with the generation seen before it was read, so a write that commits after
+the read bumps the shared generation past its tag; a call uses a copy only while the shared
+generation it read in its own round trip is the copy's tag. Rows read inside a transaction are not kept (it may roll
+back). Without Redis (the embedded default, whose CLI commands write from other processes)
+there is no shared generation: nothing is kept and every call reads its rows, as before.
+"""
+
+import copy
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models.signals import post_delete, post_migrate, post_save
+
+from payments import ratelimit
+from payments.models import CallbackSettings, MomoApiUser
+
+KEY = "momo-rows-generation"
+_lock = threading.Lock()
+_seen: str | None = None  # the generation the copies are tagged with; None: keep nothing
+_copies: dict[Any, Any] = {}
+
+
+def shared() -> bool:
+    """Whether the cache holds a generation every process sees (Redis: dashboard/cache.py)."""
+    return hasattr(cache, "count_at")
+
+
+def observe(generation: str | None) -> None:
+    """The shared generation as just read: another one than the copies' drops them all."""
+    global _seen, _copies
+    with _lock:
+        if generation != _seen:
+            _seen, _copies = generation, {}
+
+
+def kept(key: Any, read: Callable[[], Any], *, at: str | None = None) -> tuple[Any, str | None]:
+    """The copy kept under `key` (only one of generation `at`, when given), else `read()`;
+    and the generation it is good for while the shared one is the same (None: unknown).
+    What `read()` returns is kept, outside a transaction, unless another generation was
+    seen meanwhile. A copy is copied again for each caller (a model instance is mutable)."""
+    if connection.in_atomic_block:
+        return read(), None
+    with _lock:
+        generation = _seen
+        found = _copies.get(key, _copies) if at is None or at == generation else _copies
+    if found is not _copies:
+        return copy.copy(found), generation
+    value = read()
+    if generation is not None:
+        with _lock:
+            if _seen == generation:
+                _copies[key] = copy.copy(value)
+    return value, generation
+
+
+def count_at(key: str | None, *, timeout: int, expected: str | None) -> tuple[int | None, str | None]:
+    """Count one hit on a window's counter (`key`; None: count nothing) unless the shared
+    generation is not `expected` (None: any): (the count, or None when not counted, and the
+    generation), in one round trip. Without Redis: the count (ratelimit), and None."""
+    if not shared():
+        return (ratelimit.window_count(key, timeout=timeout) if key else 0), None
+    return cache.count_at(key, timeout, KEY, expected)
+
+
+def bump() -> None:
+    """A write to a kept table: a new generation now (a process that reads the row again
+    before the commit reads the old one) and again on commit (it then reads the new one)."""
+    if not shared():
+        return
+    cache.replace_generation(KEY)
+    if connection.in_atomic_block:
+        transaction.on_commit(lambda: cache.replace_generation(KEY))
+
+
+def _written(sender: Any, **kwargs: Any) -> None:
+    bump()
+
+
+for _model in (MomoApiUser, CallbackSettings):
+    post_save.connect(_written, sender=_model, dispatch_uid=f"generation.saved.{_model.__name__}")
+    post_delete.connect(_written, sender=_model, dispatch_uid=f"generation.deleted.{_model.__name__}")
+# `flush` (a test database emptied between tests) writes no rows one by one; it ends here.
+post_migrate.connect(_written, dispatch_uid="generation.migrated")

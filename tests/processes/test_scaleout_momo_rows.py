@@ -1,0 +1,66 @@
+"""Each Daphne keeps copies of the rows every MoMo call reads (the API user, the fault
+settings: payments/generation.py); a write through another process retires them at that
+process's next call: a re-keyed API user's old token is refused by both Daphnes at once,
+and a fault setting changed from a command applies at the next call (Redis, PostgreSQL)."""
+
+import uuid
+
+import pytest
+
+from tests.support.momo_client import SUBSCRIPTION_KEY, HttpMomoClient, basic
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
+
+
+def status_code(client: HttpMomoClient, token: str, reference: str) -> tuple[int, str]:
+    client.token = token
+    answer = client.status(reference)
+    return answer.status, answer.json().get("code", "") if answer.body else ""
+
+
+def test_both_daphnes_refuse_a_re_keyed_users_old_token_and_apply_a_new_fault_at_the_next_call(
+    pg_database, private_redis, stack_factory
+):
+    stack = stack_factory(pg_database, private_redis.url, MOMO_SUBSCRIPTION_KEY=SUBSCRIPTION_KEY)
+    server_a, server_b = stack.server("daphne-a"), stack.server("daphne-b")
+    on_a, on_b = HttpMomoClient(server_a.base_url), HttpMomoClient(server_b.base_url)
+    on_a.provision("merchant.example")
+    old_token = on_a.get_token()
+    on_b.user_id, on_b.api_key = on_a.user_id, on_a.api_key
+    reference, answer = on_a.request_to_pay()
+    assert answer.status == 202, answer.body
+    # Both processes now hold the user's row (every call after the first uses the copy).
+    for client in (on_a, on_b, on_a, on_b):
+        assert status_code(client, old_token, reference) == (200, "")
+
+    # A new key, over the wire through A: the old token is refused by both at their next call.
+    keyed = on_a.call("POST", f"/v1_0/apiuser/{on_a.user_id}/apikey", raw=b"")
+    assert keyed.status == 201, keyed.body
+    for client in (on_b, on_a):
+        assert status_code(client, old_token, reference) == (401, "UNAUTHORIZED")
+    new_key = keyed.json()["apiKey"]
+    answer = on_b.call("POST", "/collection/token/", raw=b"", Authorization=basic(on_a.user_id, new_key))
+    assert answer.status == 200, answer.body
+    new_token = answer.json()["access_token"]
+    for client in (on_a, on_b):
+        assert status_code(client, new_token, reference) == (200, "")
+
+    # Every call refused by the fault settings, changed by a command (a third process).
+    stack.script(
+        "from payments.services import callback_settings_update\n"
+        "callback_settings_update(actor='test', api_error_rate=1)\n"
+    )
+    for client in (on_b, on_a):
+        status, code = status_code(client, new_token, reference)
+        assert (status, code) in {(503, "SERVICE_UNAVAILABLE"), (500, "INTERNAL_PROCESSING_ERROR")}
+    stack.script(
+        "from payments.services import callback_settings_update\n"
+        "callback_settings_update(actor='test', api_error_rate=0)\n"
+    )
+    for client in (on_b, on_a):
+        assert status_code(client, new_token, reference) == (200, "")
+
+    # An API user the other process never saw works there at once; an unknown one is refused.
+    other = HttpMomoClient(server_b.base_url).provision("other.example")
+    other_token = other.get_token()
+    assert status_code(on_a, other_token, str(uuid.uuid4())) == (404, "RESOURCE_NOT_FOUND")
