@@ -42,7 +42,7 @@ class Taker(Protocol):
         """Committed deliveries leased to `claimer`, each with its settings: send them now."""
 
 
-class _Batch:
+class Leased:
     """The deliveries one transaction leased: handed over on commit, else released."""
 
     def __init__(self, taker: Taker, taken: list[tuple[CallbackDelivery, dict[str, Any]]]) -> None:
@@ -61,7 +61,7 @@ class _Batch:
             self.taker.release([callbacks.destination_key(delivery.url) for delivery, _ in self.taken])
 
 
-_offered: ContextVar[tuple[Taker, list[_Batch]] | None] = ContextVar("callback_taker", default=None)
+_offered: ContextVar[tuple[Taker, list[Leased]] | None] = ContextVar("callback_taker", default=None)
 
 
 @contextmanager
@@ -71,7 +71,7 @@ def offering(taker: Taker | None) -> Iterator[None]:
     if taker is None:
         yield
         return
-    batches: list[_Batch] = []
+    batches: list[Leased] = []
     token = _offered.set((taker, batches))
     try:
         yield
@@ -81,12 +81,12 @@ def offering(taker: Taker | None) -> Iterator[None]:
             batch.release()
 
 
-def lease(rows: list[CallbackDelivery], *, now: datetime, settings: callbacks.SettingsReader) -> bool:
-    """Before the rows are inserted: lease the ones the offered taker has room for, and
-    hand them to it once the transaction commits. Returns whether every row was taken."""
+def lease(rows: list[CallbackDelivery], *, now: datetime, settings: callbacks.SettingsReader) -> "Leased | None":
+    """Before the rows are inserted: lease the ones the offered taker has room for. The
+    caller registers their hand-over (`hand_over_on_commit`) once its push is registered."""
     offered = _offered.get()
     if offered is None or not connection.features.can_return_rows_from_bulk_insert:
-        return False
+        return None
     taker, batches = offered
     claimer = taker.claimer  # one per transaction, as one per claim
     until = now + timedelta(seconds=settings()["timeout_seconds"]) + callbacks.LEASE_MARGIN
@@ -96,8 +96,16 @@ def lease(rows: list[CallbackDelivery], *, now: datetime, settings: callbacks.Se
         if due and taker.reserve(callbacks.destination_key(row.url)):
             row.claimed_by, row.claimed_until = claimer, until
             taken.append((row, settings(row.payment.momo_user_id)))
-    if taken:
-        batch = _Batch(taker, taken)
-        batches.append(batch)
+    if not taken:
+        return None
+    batch = Leased(taker, taken)
+    batches.append(batch)  # released when the offer ends, unless handed over by then
+    return batch
+
+
+def hand_over_on_commit(batch: "Leased | None") -> None:
+    """The hand-over of `batch`, on commit, after the hooks registered before it: the
+    transition registers its push first, so a page's push never waits behind the sends
+    starting on the worker's loop. Discarded with the savepoint, if that rolls back."""
+    if batch is not None:
         transaction.on_commit(batch.hand_over)
-    return len(taken) == len(rows)

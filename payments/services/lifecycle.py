@@ -219,10 +219,11 @@ def _finalized(payments: list[Payment], booked: ledger.Booked, *, event: str, ac
         )
         for payment in payments
     )
-    _outbox(payments, now)
+    leased = _outbox(payments, now)
     snapshots = {p.pk: payment_snapshot(p) for p in [*payments, *booked.refunded]}
     pushed = events.payments_changed(list(snapshots.values()))
     events.send_event_on_commit(pushed + _balance_events(booked.accounts, payments, snapshots))
+    handover.hand_over_on_commit(leased)  # sent after the push
 
 
 def _mark_final(ids: list[int], outcome: outcomes.Outcome, now: datetime, *, given: dict[int, str],
@@ -270,19 +271,20 @@ def _momo_status(payment: Payment) -> dict[str, Any]:
     return status_json(payment, payment.momo_user.reason_format, payment.momo_user.readings)
 
 
-def _outbox(payments: list[Payment], now: datetime) -> None:
+def _outbox(payments: list[Payment], now: datetime) -> handover.Leased | None:
     """The callbacks of payments made final, in the transaction that made them so: no final
-    state without its pending delivery, no delivery for a change that rolled back."""
+    state without its pending delivery, no delivery for a change that rolled back. Returns
+    those leased to the settling worker's sender (it offered itself and had room)."""
     configs = callbacks.SettingsReader()
     rows = callbacks.outbox_rows(payments, now=now, body_of=_momo_status, settings=configs)
-    if rows:
-        # Leased to the settling worker's sender, if it offered itself and has room: sent on
-        # commit. Any row not leased wakes the senders (this process's at once, every
-        # worker's through the layer).
-        every_one_taken = handover.lease(rows, now=now, settings=configs)
-        CallbackDelivery.objects.bulk_create(rows)
-        snapshots = [callback_snapshot(row) for row in rows]
-        events.send_event_on_commit(events.callbacks_changed(snapshots, wake=not every_one_taken))
+    if not rows:
+        return None
+    leased = handover.lease(rows, now=now, settings=configs)
+    CallbackDelivery.objects.bulk_create(rows)
+    # Any row not leased wakes the senders (this process's at once, every worker's through the layer).
+    wake = leased is None or len(leased.taken) < len(rows)
+    events.send_event_on_commit(events.callbacks_changed([callback_snapshot(row) for row in rows], wake=wake))
+    return leased
 
 
 def payment_settle_many(*, decisions: list[Decision], actor: str) -> list[Payment]:
