@@ -13,7 +13,6 @@ import uuid
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.utils.functional import cached_property
-from redis.commands.core import Script
 
 _clients: dict[tuple, RedisCacheClient] = {}
 _lock = threading.Lock()
@@ -46,12 +45,9 @@ class SharedRedisCache(RedisCache):
             client = _clients.get(key)
             if client is None:
                 client = _clients[key] = self._class(self._servers, **self._options)
+                # COUNT_AT, sent by its hash (redis-py sends the script itself after a restart).
+                client.count_at_script = client.get_client(write=True).register_script(COUNT_AT)
         return client
-
-    @cached_property
-    def _count_at(self) -> Script:
-        """COUNT_AT, sent by its hash (redis-py sends the script itself after a Redis restart)."""
-        return self._cache.get_client(write=True).register_script(COUNT_AT)
 
     def window_count(self, key: str, timeout: int) -> int:
         """Count one hit on a fixed window's counter that lives `timeout` seconds; the count.
@@ -70,7 +66,7 @@ class SharedRedisCache(RedisCache):
         and the generation). One round trip (a script Redis runs atomically)."""
         keys = [self.make_and_validate_key(key) if key else "", self.make_and_validate_key(generation_key)]
         client = self._cache.get_client(keys[1], write=True)
-        count, generation = self._count_at(keys=keys, args=[timeout, expected or "", uuid.uuid4().hex], client=client)
+        count, generation = self._cache.count_at_script(keys=keys, args=[timeout, expected or "", uuid.uuid4().hex], client=client)
         return (None if count < 0 else int(count)), generation.decode(errors="replace")
 
     def replace_generation(self, generation_key: str) -> None:

@@ -37,7 +37,7 @@ from momo.serializers import SANDBOX_PERSON, balance_json
 from payments import callbacks, generation, outcomes, ratelimit, services
 from payments.middleware import OUTAGES
 from payments.models import MomoApiUser, Payment
-from payments.selectors import momo_payment, product_balance
+from payments.selectors import momo_payment, product_balance, simulator_settings
 from payments.wire import status_json
 
 logger = logging.getLogger("payments.outage")
@@ -153,9 +153,11 @@ def write_call(request: HttpRequest, caller: Caller, operation: str, parse: Call
 
 def create_payment(call: WriteCall, caller: Caller, kind: str) -> HttpResponse:
     """A payment of `kind` from a checked write call: 202, or 409 for a reused reference."""
+    # The live settings: this process's copy while the call's generation is theirs.
+    config, _ = generation.kept("simulator_settings", simulator_settings, at=caller.generation)
     return create_once(call.reference, lambda: services.payment_create(
         reference=call.reference, momo_user=caller.user, callback_url=call.callback_url, actor=caller.actor,
-        kind=kind, **call.fields,
+        kind=kind, config=config, **call.fields,
     ))
 
 

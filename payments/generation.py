@@ -1,8 +1,8 @@
 """This process's copies of the rows every MoMo call reads, and the generation that retires them.
 
 Each MoMo call needs its API user's row (the token names it; a new key must retire the old
-tokens at once, in every process) and the fault settings for that user: two queries per
-call, for rows that change a few times a day. A server process keeps what it read here,
+tokens at once, in every process), the fault settings for that user and, to create a
+payment, the live settings: a query each per call, for rows that change a few times a day. A server process keeps what it read here,
 tagged with the *generation*: a random token in the shared cache (Redis) that every write
 to those tables replaces, at once and again on commit (the model signals below). A MoMo
 call reads the generation in the same round trip as its rate-limit count
@@ -26,7 +26,7 @@ from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_migrate, post_save
 
 from payments import ratelimit
-from payments.models import CallbackSettings, MomoApiUser
+from payments.models import CallbackSettings, MomoApiUser, SimulatorSettings
 
 KEY = "momo-rows-generation"
 _lock = threading.Lock()
@@ -90,7 +90,7 @@ def _written(sender: Any, **kwargs: Any) -> None:
     bump()
 
 
-for _model in (MomoApiUser, CallbackSettings):
+for _model in (MomoApiUser, CallbackSettings, SimulatorSettings):
     post_save.connect(_written, sender=_model, dispatch_uid=f"generation.saved.{_model.__name__}")
     post_delete.connect(_written, sender=_model, dispatch_uid=f"generation.deleted.{_model.__name__}")
 # `flush` (a test database emptied between tests) writes no rows one by one; it ends here.

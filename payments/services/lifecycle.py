@@ -52,9 +52,11 @@ def payment_create(
     kind: str = Payment.Kind.REQUEST_TO_PAY,
     refund_of: Payment | None = None,
     wire_fields: dict[str, Any] | None = None,
+    config: SimulatorSettings | None = None,
 ) -> Payment:
     """A processing payment of `kind` from raw values (InvalidValue names the first bad one); its party
-    (`phone_number`) pays in or is paid. A reused `reference` raises IntegrityError."""
+    (`phone_number`) pays in or is paid. A reused `reference` raises IntegrityError. `config`:
+    the live settings as the caller has them (a MoMo call's copy), else read here."""
     if kind not in KIND_PRODUCT:
         raise InvalidValue("kind", f"A payment's kind is one of {', '.join(KIND_PRODUCT)}.")
     fields = payment_check(
@@ -62,7 +64,7 @@ def payment_create(
         booking_details=booking_details, payer_message=payer_message, payee_note=payee_note,
         party_required=not (kind == Payment.Kind.REFUND and refund_of is None),
     )
-    config = simulator_settings()
+    config = config or simulator_settings()
     now = timezone.now()
     fields.update(_schedule(fields, kind, refund_of, config, now, scripted=scripted))
     with transaction.atomic():
