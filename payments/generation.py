@@ -14,10 +14,17 @@ the read bumps the shared generation past its tag; a call uses a copy only while
 generation it read in its own round trip is the copy's tag. Rows read inside a transaction are not kept (it may roll
 back). Without Redis (the embedded default, whose CLI commands write from other processes)
 there is no shared generation: nothing is kept and every call reads its rows, as before.
+
+A write while Redis cannot be reached still commits (pausing settlement during a Redis outage
+must work): the lost replacement is logged, and no copy is older than `MAX_AGE` seconds, so a
+write whose replacement was lost (or a Redis restored from a snapshot with the old
+generation) reaches every process within that bound.
 """
 
 import copy
+import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,9 +36,11 @@ from payments import ratelimit
 from payments.models import CallbackSettings, MomoApiUser, SimulatorSettings
 
 KEY = "momo-rows-generation"
+MAX_AGE = 5.0  # seconds a copy is trusted at most, whatever the generation says
+logger = logging.getLogger("payments.generation")
 _lock = threading.Lock()
 _seen: str | None = None  # the generation the copies are tagged with; None: keep nothing
-_copies: dict[Any, Any] = {}
+_copies: dict[Any, tuple[Any, float]] = {}  # key: (the row(s), when they were read)
 
 
 def shared() -> bool:
@@ -54,16 +63,17 @@ def kept(key: Any, read: Callable[[], Any], *, at: str | None = None) -> tuple[A
     seen meanwhile. A copy is copied again for each caller (a model instance is mutable)."""
     if connection.in_atomic_block:
         return read(), None
+    now = time.monotonic()
     with _lock:
         generation = _seen
-        found = _copies.get(key, _copies) if at is None or at == generation else _copies
-    if found is not _copies:
-        return copy.copy(found), generation
+        found = _copies.get(key) if at is None or at == generation else None
+    if found is not None and now - found[1] < MAX_AGE:
+        return copy.copy(found[0]), generation
     value = read()
     if generation is not None:
         with _lock:
             if _seen == generation:
-                _copies[key] = copy.copy(value)
+                _copies[key] = (copy.copy(value), now)
     return value, generation
 
 
@@ -81,9 +91,19 @@ def bump() -> None:
     before the commit reads the old one) and again on commit (it then reads the new one)."""
     if not shared():
         return
-    cache.replace_generation(KEY)
+    _replace()
     if connection.in_atomic_block:
-        transaction.on_commit(lambda: cache.replace_generation(KEY))
+        transaction.on_commit(_replace)
+
+
+def _replace() -> None:
+    try:
+        cache.replace_generation(KEY)
+    except Exception as exc:  # noqa: BLE001 - the write stands; copies age out (MAX_AGE)
+        logger.warning(
+            "MoMo row copies not retired (%s: %s); other processes use this write within %.0f s",
+            type(exc).__name__, exc, MAX_AGE,
+        )
 
 
 def _written(sender: Any, **kwargs: Any) -> None:
