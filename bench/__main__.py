@@ -89,7 +89,7 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
             stack.start_server()  # a fresh process, so RSS per socket has a clean baseline
             pages = phases.sockets_run(stack, workdir, plan)
             stack.stop()
-            step(f"sockets, the floor: {plan.sockets[-1]} bare Channels sockets, then a restart")
+            step(f"sockets, the floor: {plan.sockets} bare Channels sockets, then a restart")
             stack.start_server()
             bare = phases.sockets_run(stack, workdir, plan, bare=True)
             stack.stop()

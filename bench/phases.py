@@ -215,8 +215,9 @@ def sockets_run(stack: Stack, workdir: Path, plan: Plan, *, bare: bool = False) 
     """Connect in steps to each level; RSS and idle CPU of the server at each; then restart
     the server in front of the sockets held and time how long they all take to come back.
 
-    `bare`: the bare Channels consumer of bench/floors.py, straight to the largest level
-    (the floor the checkout page's figures are compared with)."""
+    `bare`: the bare Channels consumer of bench/floors.py (the floor the checkout page's
+    figures are compared with), through the same levels, so the connect rates compared are
+    the same step (5,000 → 10,000 in the full run) with as many sockets already held."""
     refs = [] if bare else control.create_payments(max(plan.sockets))
     name = "bare" if bare else "holders"
     procs = [
@@ -229,7 +230,7 @@ def sockets_run(stack: Stack, workdir: Path, plan: Plan, *, bare: bool = False) 
     all_ready(procs, timeout=60)
     baseline = stack.server.ps.memory_info().rss
     held, levels = 10, []
-    for level in (plan.sockets[-1:] if bare else plan.sockets):
+    for level in plan.sockets:
         add = level - held
         for proc, part in zip(procs, (add // 2, add - add // 2)):
             proc.send(f"add {part}")
