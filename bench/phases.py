@@ -29,7 +29,7 @@ class Plan:
     poll_period: float = 2.0
     poll_grace: float = 15.0  # after the last settlement, how long a poll may take to see it
     sockets: tuple[int, ...] = (1000, 5000, 10000)
-    # Daphne pings each socket every 20 s, spread over time: half a round per window.
+    # Daphne pings each socket every 20 s, spread over time: about a third of a round per window.
     sockets_idle_window: float = 6.0
     dashboards: tuple[int, ...] = (1, 20, 50)
     dashboard_rate: float = 100.0
