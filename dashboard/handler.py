@@ -17,7 +17,7 @@ view runs to its end anyway): two thread hops fewer per call, and their tasks. I
 are never streamed (JSON or empty), so closing one before it is sent changes nothing.
 That hop goes to a thread kept between calls, as a WSGI server's are, not to a thread made
 for the call and joined after it (Django's ThreadSensitiveContext): making and joining one
-cost ~0.4 ms of CPU per call, more than the rest of the hops together (docs/performance.md).
+cost ~0.4 ms of CPU per call, more than the two other hops together.
 A call still has its thread to itself, start to end; its database connection goes back at
 request_finished as before.
 

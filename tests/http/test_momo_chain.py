@@ -4,9 +4,11 @@ headers (in order) and body. The whole chain answers here through Django's test 
 lean one through the ASGI application the servers run."""
 
 import asyncio
+import threading
 import uuid
 
 import pytest
+from django.core import signals
 from django.test import Client
 from django.test.client import RequestFactory
 
@@ -89,3 +91,27 @@ def test_only_a_sessionless_momo_call_takes_the_lean_chain():
     assert django_asgi_app.chain_for(factory.get("/collection/token/")) is django_asgi_app
     assert django_asgi_app.chain_for(RequestFactory().get("/api/payments/")) is django_asgi_app
     assert django_asgi_app.chain_for(RequestFactory().get("/collectionx/")) is django_asgi_app
+
+
+def test_it_serves_a_momo_call_on_a_kept_thread_between_request_started_and_finished():
+    seen = []
+
+    def note(signal):
+        def receiver(sender, **kwargs):
+            seen.append((signal, sender, threading.current_thread()))
+        return receiver
+
+    started, finished = note("started"), note("finished")
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    try:
+        for _ in range(2):
+            assert AsgiMomoClient().send("GET", "/collection/v1_0/nothing", None, {}).status == 404
+    finally:
+        signals.request_started.disconnect(started)
+        signals.request_finished.disconnect(finished)
+    assert [(signal, sender) for signal, sender, _ in seen] == [("started", type(django_asgi_app)), ("finished", type(django_asgi_app))] * 2
+    threads = {thread for _, _, thread in seen}
+    # Each call on one thread, kept for the next calls (not made for it and joined after).
+    assert seen[0][2] is seen[1][2] and seen[2][2] is seen[3][2]
+    assert all(thread.is_alive() and thread is not threading.current_thread() for thread in threads)
