@@ -32,12 +32,16 @@ The channel layer delivers at most once; every page resyncs from the database on
 (re)connect, so a lost message delays a page, it never leaves it wrong.
 """
 
+import asyncio
 import hashlib
 import logging
+import os
+import threading
+from concurrent.futures import Future
 from functools import partial
 from typing import Any, Callable
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -168,7 +172,61 @@ def send_events(events: list[Event]) -> None:
     if (WORKER_GROUP, CALLBACKS_WAKE) in events:
         for due_now in list(local_callback_senders):
             due_now()
+    loop = _event_loop_of_this_thread()
+    if loop is not None and _hand_over(loop, events):
+        return
     try:
         async_to_sync(send_now)(events)
     except Exception as exc:  # the commit stands; pages converge when they resync
-        logger.warning("push failed (%s): %s", type(exc).__name__, exc)
+        _push_failed(exc)
+
+
+def _push_failed(exc: Exception) -> None:
+    logger.warning("push failed (%s): %s", type(exc).__name__, exc)
+
+
+# On a server's request thread (a MoMo call's, a view's) the push is handed to the
+# server's event loop, and the thread goes on to answer without waiting for the layer:
+# waiting, a cross-thread round trip and the PUBLISHes, cost a MoMo request to pay ~0.5 ms
+# of CPU (in-process A/B, 16 in flight: 4.19 -> 3.66 ms). The pushes one thread hands over
+# still go out in its commit order: each waits for the one before it on that loop
+# (`_pushes.last`).
+_pushes = threading.local()
+
+
+def _event_loop_of_this_thread() -> asyncio.AbstractEventLoop | None:
+    """The event loop that runs this thread's sync_to_async call, if any (asgiref sets it)."""
+    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+
+
+def _hand_over(loop: asyncio.AbstractEventLoop, events: list[Event]) -> bool:
+    """Have `loop` send `events` after this thread's previous push; False if it cannot."""
+    last_loop, previous = getattr(_pushes, "last", (None, None))
+    done: Future[None] = Future()
+    try:
+        loop.call_soon_threadsafe(_start_push, events, previous if last_loop is loop else None, done)
+    except RuntimeError:  # the loop is closed: send from here, as off a server
+        return False
+    _pushes.last = (loop, done)
+    return True
+
+
+def _start_push(events: list[Event], previous: "Future[None] | None", done: "Future[None]") -> None:
+    _running_pushes.add(task := asyncio.ensure_future(_push_after(events, previous, done)))
+    task.add_done_callback(_running_pushes.discard)
+
+
+_running_pushes: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
+
+
+async def _push_after(events: list[Event], previous: "Future[None] | None", done: "Future[None]") -> None:
+    try:
+        if previous is not None and not previous.done():
+            await asyncio.wrap_future(previous)
+        await send_now(events)
+    except Exception as exc:  # the commit stands; pages converge when they resync
+        _push_failed(exc)
+    finally:
+        done.set_result(None)
