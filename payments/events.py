@@ -221,6 +221,15 @@ def _start_push(events: list[Event], previous: "Future[None] | None", done: "Fut
 _running_pushes: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
 
 
+async def pushes_sent(timeout: float) -> None:
+    """Wait, at most `timeout` seconds, for the pushes handed to the running loop (a worker
+    before it exits: asyncio.run would cancel them)."""
+    loop = asyncio.get_running_loop()
+    pending = [task for task in _running_pushes if task.get_loop() is loop]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
+
+
 async def _push_after(events: list[Event], previous: "Future[None] | None", done: "Future[None]") -> None:
     try:
         if previous is not None and not previous.done():

@@ -23,7 +23,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from payments import handover, outcomes, providers, services
+from payments import events, handover, outcomes, providers, services
 from payments.services import batch
 from payments.events import WORKER_GROUP
 from payments.callback_sender import CallbackSender
@@ -175,6 +175,7 @@ class SettlementWorker:
                 await asyncio.wait_for(sender, timeout=5)
             except (asyncio.TimeoutError, Exception) as exc:
                 logger.warning("callback sender stopped with %s", type(exc).__name__)
+            await events.pushes_sent(timeout=5)  # the last passes' pushes (events.send_events)
             logger.info("settlement worker %s stopped after %d settlements", self.worker_id, self.settled)
 
     async def _pass(self) -> float:

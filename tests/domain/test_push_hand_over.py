@@ -66,3 +66,13 @@ def test_it_sends_at_once_off_a_server(monkeypatch):
     monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
     _two_commits()  # no event loop to hand to: sent before it returns
     assert [message["n"] for _, message in layer.sent] == [1, 2, 3]
+
+
+async def test_pushes_sent_waits_for_what_the_loop_was_handed(monkeypatch):
+    """What a worker awaits before it exits: asyncio.run would cancel a push still in flight."""
+    layer = SlowLayer()
+    monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
+    await sync_to_async(_two_commits, thread_sensitive=False)()
+    asyncio.get_running_loop().call_later(0.2, layer.release.set)
+    await events.pushes_sent(timeout=5)
+    assert [message["n"] for _, message in layer.sent] == [1, 2, 3]
