@@ -185,8 +185,10 @@ def _push_failed(exc: Exception) -> None:
     logger.warning("push failed (%s): %s", type(exc).__name__, exc)
 
 
-# On a server's request thread (a MoMo call's, a view's) the push is handed to the
-# server's event loop, and the thread goes on to answer without waiting for the layer:
+# On a thread an event loop runs sync code on (a server's request thread, a MoMo call's
+# or a view's; a worker's settlement pass) the push is handed to that loop, and the thread
+# goes on without waiting for the layer (a worker waits for them before it exits:
+# `pushes_sent`):
 # waiting, a cross-thread round trip and the PUBLISHes, cost a MoMo request to pay ~0.5 ms
 # of CPU (in-process A/B, 16 in flight: 4.19 -> 3.66 ms). The pushes one thread hands over
 # still go out in its commit order: each waits for the one before it on that loop
@@ -207,7 +209,7 @@ def _hand_over(loop: asyncio.AbstractEventLoop, events: list[Event]) -> bool:
     done: Future[None] = Future()
     try:
         loop.call_soon_threadsafe(_start_push, events, previous if last_loop is loop else None, done)
-    except RuntimeError:  # the loop is closed: send from here, as off a server
+    except RuntimeError:  # the loop is closed: send from here, as with no loop
         return False
     _pushes.last = (loop, done)
     return True
