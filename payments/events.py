@@ -187,12 +187,11 @@ def _push_failed(exc: Exception) -> None:
 
 # On a thread an event loop runs sync code on (a server's request thread, a MoMo call's
 # or a view's; a worker's settlement pass) the push is handed to that loop, and the thread
-# goes on without waiting for the layer (a worker waits for them before it exits:
-# `pushes_sent`):
-# waiting, a cross-thread round trip and the PUBLISHes, cost a MoMo request to pay ~0.5 ms
-# of CPU (in-process A/B, 16 in flight: 4.19 -> 3.66 ms). The pushes one thread hands over
-# still go out in its commit order: each waits for the one before it on that loop
-# (`_pushes.last`).
+# goes on without waiting for the layer. Waiting (a cross-thread round trip and the
+# PUBLISHes) cost a MoMo request to pay ~0.5 ms of CPU (in-process A/B, 16 in flight:
+# 4.19 -> 3.66 ms). The pushes one thread hands over still go out in its commit order: each
+# waits for the one before it on that loop (`_pushes.last`); a worker waits for what it
+# handed over before it exits (`pushes_sent`).
 _pushes = threading.local()
 
 
