@@ -145,7 +145,8 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
                 results["throughput"].append(phases.throughput_run(stack, workdir, plan, workers))
             stack.stop()
         if "momo" in only:
-            step(f"MoMo API: the two floors, request to pay, status; {plan.momo_concurrency} in flight for {plan.momo_window:g} s each")
+            step(f"MoMo API: the two floors, request to pay, status; {plan.momo_concurrency} in flight for {plan.momo_window:g} s "
+                 f"each, in {plan.momo_rounds} turns")
             stack.start_server()
             results["momo"] = phases.momo_run(stack, workdir, plan)
             stack.stop()
@@ -157,7 +158,7 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
                 step("MoMo API: the same on two Daphne processes")
                 stack.start_server()
                 second = stack.start_extra_server()
-                two = dataclasses.replace(plan, momo_window=plan.momo_two_window)
+                two = dataclasses.replace(plan, momo_window=plan.momo_two_window, momo_rounds=2)
                 results["momo_two"] = phases.momo_run(stack, workdir, two, ports=[stack.port, second])
                 stack.stop()
             if args.no_inspector:

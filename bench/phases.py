@@ -37,11 +37,12 @@ class Plan:
     throughput_spread: float = 2.0
     throughput_workers: tuple[int, ...] = (1, 2, 4)
     layer_compare_n: int = 1000
-    momo_window: float = 10.0  # seconds each MoMo call is driven for
+    momo_window: float = 12.0  # seconds each MoMo call is driven for in all (momo_run)
+    momo_rounds: int = 3  # ... in this many turns, the floors and the calls alternating
     momo_concurrency: int = 16  # requests in flight
     momo_users: int = 4  # API users the load is spread over
     momo_two_servers: bool = True  # the MoMo phase again on two Daphne processes
-    momo_two_window: float = 5.0  # ... with shorter windows (the full run stays under 10 min)
+    momo_two_window: float = 6.0  # ... with shorter windows (the full run stays under 10 min)
     # Request-to-pay windows, recording off/on (its target is judged on the in-process figure;
     # two more windows, on then off, cost the full run ~30 s for a comparison the noise hides).
     inspector_order: tuple[str, ...] = ("off", "on")
@@ -66,6 +67,7 @@ QUICK = Plan(
     throughput_workers=(1, 2),
     layer_compare_n=200,
     momo_window=2.0,
+    momo_rounds=1,
     momo_concurrency=8,
     momo_two_servers=False,
     inspector_order=("off", "on"),
@@ -390,13 +392,16 @@ def throughput_run(stack: Stack, workdir: Path, plan: Plan, workers: int) -> dic
 
 
 def _momo_window(stack: Stack, workdir: Path, plan: Plan, mode: str, tokens: list[str], refs: list[str],
-                 *, path: str = "", ok_code: str = "", ports: list[int] | None = None) -> dict[str, Any]:
+                 *, path: str = "", ok_code: str = "", ports: list[int] | None = None,
+                 window: float | None = None) -> dict[str, Any]:
+    """One closed loop of `mode` for `window` seconds (`plan.momo_window`): what the client
+    saw and the server CPU it cost, raw (`_summary` makes it a result)."""
     ports = ports or [stack.port]
-    ok_code = ok_code or {"rtp": "202"}.get(mode, "200")
+    window = window or plan.momo_window
     proc = ClientProc(
         "bench.momo_load",
         {"mode": mode, "port": ports[0], "ports": ports, "path": path, "tokens": tokens, "refs": refs,
-         "subscription_key": control.MOMO_KEY, "window": plan.momo_window, "concurrency": plan.momo_concurrency},
+         "subscription_key": control.MOMO_KEY, "window": window, "concurrency": plan.momo_concurrency},
         workdir=workdir, env=stack.env(), name=f"momo-{mode}-{len(ports)}-{time.time_ns()}",
     )
     all_ready([proc], timeout=60)
@@ -405,49 +410,75 @@ def _momo_window(stack: Stack, workdir: Path, plan: Plan, mode: str, tokens: lis
     for meter in meters:
         meter.start()
     proc.send("go")
-    if proc.expect("DONE", timeout=plan.momo_window + 60) is None:
+    if proc.expect("DONE", timeout=window + 60) is None:
         raise RuntimeError(f"the MoMo {mode} client did not finish; see {proc.log.name}")
     reads = [meter.read() for meter in meters]
     result = proc.finish()
-    ok = result["codes"].get(ok_code, 0)
-    cpu = {**reads[0], "cpu_per_s": round(sum(r["cpu_per_s"] for r in reads), 4)}
-    rate = ok / result["elapsed_s"]
+    wall = reads[0]["wall_s"]
     return {
-        "mode": mode,
-        "path": path or None,
-        "servers": len(ports),
-        "concurrency": plan.momo_concurrency,
-        "requests": result["requests"],
-        "ok": ok,
-        "codes": result["codes"],
+        "mode": mode, "path": path or None, "servers": len(ports), "concurrency": plan.momo_concurrency,
+        "ok_code": ok_code or {"rtp": "202"}.get(mode, "200"), "requests": result["requests"],
+        "codes": result["codes"], "elapsed_s": result["elapsed_s"], "latencies_ms": result["latencies_ms"],
+        "cpu_s": sum(r["cpu_per_s"] for r in reads) * wall, "busy_core_s": reads[0]["machine_busy_cores"] * wall,
+        "wall_s": wall, "accepted": result["accepted"],
+    }
+
+
+def _summary(windows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One call's windows (its rounds) as one result: answers, latencies and server CPU summed."""
+    first = windows[0]
+    codes: dict[str, int] = {}
+    for run in windows:
+        for code, n in run["codes"].items():
+            codes[code] = codes.get(code, 0) + n
+    ok = codes.get(first["ok_code"], 0)
+    elapsed = sum(run["elapsed_s"] for run in windows)
+    wall = sum(run["wall_s"] for run in windows)
+    cpu_s = sum(run["cpu_s"] for run in windows)
+    rate = ok / elapsed if elapsed else 0.0
+    return {
+        "mode": first["mode"], "path": first["path"], "servers": first["servers"], "concurrency": first["concurrency"],
+        "rounds": len(windows), "requests": sum(run["requests"] for run in windows), "ok": ok, "codes": codes,
         "requests_per_s": round(rate, 1),
-        "latency_ms": dist(result["latencies_ms"]),
-        "server_cpu": cpu,
+        "latency_ms": dist([ms for run in windows for ms in run["latencies_ms"]]),
+        "server_cpu": {"cpu_per_s": round(cpu_s / wall, 4),
+                       "machine_busy_cores": round(sum(run["busy_core_s"] for run in windows) / wall, 3),
+                       "wall_s": round(wall, 2)},
         # Server CPU (all its Daphne processes) per answered request: what the ratios compare.
-        "cpu_ms_per_request": round(cpu["cpu_per_s"] * 1000 / rate, 3) if rate else None,
-        "accepted": result["accepted"],
+        "cpu_ms_per_request": round(cpu_s * 1000 / ok, 3) if ok else None,
+        "accepted": [pair for run in windows for pair in run["accepted"]],
     }
 
 
 def momo_run(stack: Stack, workdir: Path, plan: Plan, ports: list[int] | None = None) -> dict[str, Any]:
-    """The two framework floors, then request-to-pay, then status: each a closed loop of
-    `momo_concurrency` requests against the same server(s), in the same run."""
+    """The two framework floors, request to pay and status: each a closed loop of
+    `momo_concurrency` requests against the same server(s), in the same run. The four take
+    turns, `momo_rounds` times (each turn a share of `momo_window`): a machine whose speed
+    drifts (a busy neighbour, a shared host) moves a call and its floors alike, so their
+    ratios hold where back-to-back windows of 10 s each had them swing by a fifth."""
     tokens = control.momo_tokens(plan.momo_users)
     for port in ports or [stack.port]:  # the first request imports the URLConf: not measured
         for path in (BARE_HTTP, MINIMAL_HTTP):
             control.http_get(port, path)
-    bare = _momo_window(stack, workdir, plan, "get", [], [], path=BARE_HTTP, ports=ports)
-    minimal = _momo_window(stack, workdir, plan, "get", [], [], path=MINIMAL_HTTP, ok_code="404", ports=ports)
+    window = plan.momo_window / plan.momo_rounds
     before = control.momo_payment_count()
-    rtp = _momo_window(stack, workdir, plan, "rtp", tokens, [], ports=ports)
-    created = rtp.pop("accepted")
-    if not created:
-        raise RuntimeError("no request to pay was accepted")
-    status = _momo_window(stack, workdir, plan, "status", tokens, created, ports=ports)
-    for run in (bare, minimal, status):
+    runs: dict[str, list[dict[str, Any]]] = {"floor_bare": [], "floor_minimal": [], "request_to_pay": [], "status": []}
+    created: list[list[str]] = []
+    for _ in range(plan.momo_rounds):
+        runs["floor_bare"].append(_momo_window(stack, workdir, plan, "get", [], [], path=BARE_HTTP, ports=ports,
+                                               window=window))
+        runs["floor_minimal"].append(_momo_window(stack, workdir, plan, "get", [], [], path=MINIMAL_HTTP,
+                                                  ok_code="404", ports=ports, window=window))
+        rtp = _momo_window(stack, workdir, plan, "rtp", tokens, [], ports=ports, window=window)
+        runs["request_to_pay"].append(rtp)
+        created += rtp["accepted"]
+        if not created:
+            raise RuntimeError("no request to pay was accepted")
+        runs["status"].append(_momo_window(stack, workdir, plan, "status", tokens, created, ports=ports, window=window))
+    results = {name: _summary(windows) for name, windows in runs.items()}
+    for run in results.values():
         run.pop("accepted")
-    return {"users": plan.momo_users, "servers": len(ports or [stack.port]), "floor_bare": bare,
-            "floor_minimal": minimal, "request_to_pay": rtp, "status": status,
+    return {"users": plan.momo_users, "servers": len(ports or [stack.port]), **results,
             "payments_created": control.momo_payment_count() - before}
 
 
@@ -466,7 +497,7 @@ def inspector_run(stack: Stack, workdir: Path, plan: Plan) -> dict[str, Any]:
         stack.start_server()
         try:
             control.http_get(stack.port, MINIMAL_HTTP)  # the URLConf's import: not measured
-            run = _momo_window(stack, workdir, plan, "rtp", control.momo_tokens(plan.momo_users), [])
+            run = _summary([_momo_window(stack, workdir, plan, "rtp", control.momo_tokens(plan.momo_users), [])])
             run.pop("accepted")
             runs[label].append(run)
             windows.append({"inspector": label, "requests_per_s": run["requests_per_s"],

@@ -219,8 +219,9 @@ class Stack:
             args = [sys.executable, "manage.py", "demo", "--port", str(port), "--interval", "1"]
             env["DJANGO_SETTINGS_MODULE"] = "bench.settings"
         else:
+            # The server the Procfile runs: Daphne with LiveSettle's guards (payments/serving.py).
             endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=4096"
-            args = [sys.executable, "-m", "daphne", "-v", "0", "-e", endpoint, "bench.floors:application"]
+            args = [sys.executable, "-m", "payments.serving", "-v", "0", "-e", endpoint, "bench.floors:application"]
         child = Child(args, env=env, log=log)
         wait_until(lambda: port_open(port) or not child.alive(), timeout=60, what="the server to listen")
         if not child.alive():

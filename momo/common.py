@@ -38,7 +38,7 @@ from payments import callbacks, generation, outcomes, ratelimit, services
 from payments.middleware import OUTAGES
 from payments.models import MomoApiUser, Payment
 from payments.selectors import momo_payment, product_balance, simulator_settings
-from payments.wire import status_json
+from payments.wire import STATUS_FIELDS, status_json
 
 logger = logging.getLogger("payments.outage")
 STATUS_RATE = "status"
@@ -177,10 +177,11 @@ def create_once(reference: uuid.UUID, create: Callable[[], Any]) -> HttpResponse
     return HttpResponse(status=202)
 
 
-def own_payment(user: MomoApiUser, reference: str, kinds: tuple[str, ...] = ()) -> Payment:
-    """The API user's own transaction (of one of `kinds`, if given), else MoMo's 404."""
+def own_payment(user: MomoApiUser, reference: str, kinds: tuple[str, ...] = (), fields: tuple[str, ...] = ()) -> Payment:
+    """The API user's own transaction (of one of `kinds`, if given; only `fields` loaded,
+    if given), else MoMo's 404."""
     parsed = auth.parse_user_id(reference)
-    payment = momo_payment(user, parsed) if parsed else None
+    payment = momo_payment(user, parsed, fields) if parsed else None
     if payment is None or (kinds and payment.kind not in kinds):
         raise not_found("Requested resource was not found.")
     return payment
@@ -189,7 +190,7 @@ def own_payment(user: MomoApiUser, reference: str, kinds: tuple[str, ...] = ()) 
 def status_answer(caller: Caller, reference: str, kinds: tuple[str, ...] = ()) -> HttpResponse:
     """A status GET of any kind: the operation's own status JSON (payments/wire.py)."""
     injected_faults(caller, "status")
-    payment = own_payment(caller.user, reference, kinds)
+    payment = own_payment(caller.user, reference, kinds, STATUS_FIELDS)
     if callbacks.status_lag_pending(payment, timezone.now()):
         # The callback-before-status fault: the callback is out, the status call lags behind.
         payment = copy.copy(payment)

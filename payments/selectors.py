@@ -117,9 +117,11 @@ def payment_snapshots_by_reference(references: list[str]) -> dict[str, dict[str,
     return {str(p.reference): payment_snapshot(p) for p in Payment.objects.filter(reference__in=references).order_by()}
 
 
-def momo_payment(user: MomoApiUser, reference) -> Payment | None:
-    """An API user sees only its own payments: another user's reference is not found."""
-    return unique(Payment.objects.filter(reference=reference, momo_user=user))
+def momo_payment(user: MomoApiUser, reference, fields: tuple[str, ...] = ()) -> Payment | None:
+    """An API user sees only its own payments: another user's reference is not found.
+    With `fields`, only those columns are loaded (payments.wire.STATUS_FIELDS)."""
+    payments = Payment.objects.filter(reference=reference, momo_user=user)
+    return unique(payments.only(*fields) if fields else payments)
 
 
 def momo_balance(user: MomoApiUser, currency: str) -> Decimal:

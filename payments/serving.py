@@ -12,6 +12,9 @@
   over the cap is closed as it is accepted, a WebSocket over it gets 429. Off behind a proxy
   (`TRUSTED_PROXY_COUNT` > 0: every peer is the proxy, which limits by client itself).
 
+- Twisted does not parse a POST's form or multipart body into `request.args` on the event
+  loop, as it would for any site: Daphne never reads them (Django parses the body itself).
+
 Refusals are logged at most one line per kind per 10 s (`payments.quietlog`).
 
 `GuardedServer` is Daphne's `Server`; `python -m payments.serving` is Daphne's command line
@@ -159,6 +162,12 @@ class GuardedChannel(http.HTTPChannel):
 
 
 class GuardedRequest(WebRequest):
+    def __init__(self, *args, **kwargs) -> None:
+        # Twisted parses every POST's Content-Type with the `email` package, and a form or
+        # multipart body into `request.args`, on the event loop; Daphne never reads them
+        # (Django parses the body itself): 0.19 ms of CPU per request to pay in a profile.
+        super().__init__(*args, parsePOSTFormSubmission=False, **kwargs)
+
     def handleContentChunk(self, data: bytes) -> None:
         if self.channel.refused:
             return

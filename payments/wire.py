@@ -28,6 +28,17 @@ def reason(code: str, reason_format: str) -> str | dict[str, str]:
     return code
 
 
+# What a status answer reads of a payment (status_json, and callbacks.status_lag_pending
+# for the callback-before-status fault): a status read loads these columns only. Its
+# six timestamps and two JSON blobs otherwise cost a MoMo status call a tenth of its CPU
+# (docs/performance.md); a field read beyond them would cost a query of its own.
+STATUS_FIELDS = (
+    "reference", "amount", "currency", "external_id", "phone_number", "party_id_type", "payer_message",
+    "payee_note", "kind", "direction", "wire_fields", "status", "reason", "financial_transaction_id",
+    "callback_url", "momo_user",
+)
+
+
 def _captured_deposit(payment: Payment, readings: str) -> bool:
     """MTN's sandbox captures show a SUCCESSFUL deposit without financialTransactionId; its
     API pages give every SUCCESSFUL transfer one: the API user's `readings` picks."""

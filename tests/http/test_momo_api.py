@@ -1,16 +1,18 @@
 """The MoMo Collections API's contract: every path, every error, as a MoMo client sees it."""
 
-import base64
 import re
 import uuid
 from decimal import Decimal
 
 import pytest
 from django.core import signing
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from payments import services
 from payments.models import MomoApiUser, Payment, PaymentLog
+from payments.wire import status_json
 from momo import auth
 from tests.support.momo_client import PRODUCT_KEYS, RTP_BODY, SUBSCRIPTION_KEY, DjangoMomoClient, basic
 
@@ -348,6 +350,28 @@ def test_it_reports_status_with_the_fields_of_each_state(merchant):
     failed = merchant.status(failed_ref).json()
     assert failed["status"] == "FAILED" and failed["reason"] == "APPROVAL_REJECTED"
     assert "financialTransactionId" not in failed
+
+
+def test_a_status_read_loads_its_payment_once_and_answers_as_the_whole_row_would(merchant):
+    """The status call loads only the columns its answer needs (payments.wire.STATUS_FIELDS):
+    one query on the payments table, in every state, and the body the whole row gives."""
+    pending, _ = merchant.request_to_pay()
+    successful, _ = merchant.request_to_pay()
+    failed, _ = merchant.request_to_pay()
+    services.payment_force(payment=Payment.objects.get(reference=successful), outcome="successful", actor="operator:t")
+    services.payment_force(payment=Payment.objects.get(reference=failed), outcome="failed", reason="EXPIRED", actor="operator:t")
+    user = MomoApiUser.objects.get(id=merchant.user_id)
+    for reference in (pending, successful, failed):
+        with CaptureQueriesContext(connection) as queries:
+            answer = merchant.status(reference)
+        assert answer.status == 200
+        whole = status_json(Payment.objects.get(reference=reference), user.reason_format, user.readings)
+        assert answer.json() == whole
+        reads = [q["sql"] for q in queries.captured_queries if 'FROM "payments_payment"' in q["sql"]]
+        assert len(reads) == 1, reads
+        # Nor what it never shows: the booking, the approval capability, the timestamps.
+        for column in ("booking_details", "approval_token", "settled_at", "created_at"):
+            assert f'"{column}"' not in reads[0]
 
 
 def test_it_sends_reason_as_an_object_for_api_users_configured_so(merchant):
