@@ -116,10 +116,10 @@ def check_create_limit(request: HttpRequest) -> None:
         raise GatewayError(429, "", f"Rate limit is exceeded. Try again in {wait} seconds.", headers={"Retry-After": str(wait)})
 
 
-def injected_faults(caller: Caller, operation: str) -> None:
+def injected_faults(caller: Caller, operation: str) -> dict[str, Any]:
     """The fault settings (payments/callbacks.py): added latency, then maybe a refusal,
     before anything is read or written, so a refused write call creates nothing. The
-    settings are this process's copy while the call's generation is theirs."""
+    settings are this process's copy while the call's generation is theirs; returned."""
     user_id = caller.user.pk
     config, _ = generation.kept(("faults", user_id), lambda: callbacks.effective(user_id), at=caller.generation)
     fault = callbacks.api_fault(user_id, operation=operation, config=config)
@@ -128,6 +128,7 @@ def injected_faults(caller: Caller, operation: str) -> None:
     if fault.refusal:
         status, code = fault.refusal
         raise MomoError(status, code, f"{outcomes.reason_text(code)} (injected fault)")
+    return config
 
 
 @dataclass(frozen=True)
@@ -189,9 +190,9 @@ def own_payment(user: MomoApiUser, reference: str, kinds: tuple[str, ...] = (), 
 
 def status_answer(caller: Caller, reference: str, kinds: tuple[str, ...] = ()) -> HttpResponse:
     """A status GET of any kind: the operation's own status JSON (payments/wire.py)."""
-    injected_faults(caller, "status")
+    faults = injected_faults(caller, "status")
     payment = own_payment(caller.user, reference, kinds, STATUS_FIELDS)
-    if callbacks.status_lag_pending(payment, timezone.now()):
+    if callbacks.status_lag_pending(payment, timezone.now(), faults):
         # The callback-before-status fault: the callback is out, the status call lags behind.
         payment = copy.copy(payment)
         payment.status = Payment.Status.PROCESSING

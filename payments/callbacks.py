@@ -270,12 +270,13 @@ def outbox_rows(
     return rows
 
 
-def status_lag_pending(payment: Payment, now: datetime) -> bool:
+def status_lag_pending(payment: Payment, now: datetime, config: dict[str, Any] | None = None) -> bool:
     """Callback-before-status fault: the status call still answers PENDING for
-    `status_lag_seconds` after the callback was first sent (and before it was)."""
+    `status_lag_seconds` after the callback was first sent (and before it was). `config`:
+    the payment's API user's settings in force, if the caller has them (else read)."""
     if not payment.is_final or not payment.callback_url:
         return False
-    lag = effective(payment.momo_user_id)["status_lag_seconds"]
+    lag = (config or effective(payment.momo_user_id))["status_lag_seconds"]
     if not lag:
         return False
     first_sent = (

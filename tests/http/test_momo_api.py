@@ -354,9 +354,11 @@ def test_it_reports_status_with_the_fields_of_each_state(merchant):
 
 def test_a_status_read_loads_its_payment_once_and_answers_as_the_whole_row_would(merchant):
     """The status call loads only the columns its answer needs (payments.wire.STATUS_FIELDS):
-    one query on the payments table, in every state, and the body the whole row gives."""
+    one query on the payments table, in every state, and the body the whole row gives; a
+    settled payment with a callback URL reads the fault settings once, not again for the
+    callback-before-status fault."""
     pending, _ = merchant.request_to_pay()
-    successful, _ = merchant.request_to_pay()
+    successful, _ = merchant.request_to_pay(X_Callback_Url="https://merchant.example/momo/callback")
     failed, _ = merchant.request_to_pay()
     services.payment_force(payment=Payment.objects.get(reference=successful), outcome="successful", actor="operator:t")
     services.payment_force(payment=Payment.objects.get(reference=failed), outcome="failed", reason="EXPIRED", actor="operator:t")
@@ -372,6 +374,8 @@ def test_a_status_read_loads_its_payment_once_and_answers_as_the_whole_row_would
         # Nor what it never shows: the booking, the approval capability, the timestamps.
         for column in ("booking_details", "approval_token", "settled_at", "created_at"):
             assert f'"{column}"' not in reads[0]
+        settings_reads = [q["sql"] for q in queries.captured_queries if 'FROM "payments_callbacksettings"' in q["sql"]]
+        assert len(settings_reads) <= 1, settings_reads
 
 
 def test_it_sends_reason_as_an_object_for_api_users_configured_so(merchant):
