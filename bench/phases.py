@@ -236,9 +236,11 @@ def sockets_run(stack: Stack, workdir: Path, plan: Plan, *, bare: bool = False) 
     held, levels = 10, []
     for level in plan.sockets:
         add = level - held
+        connecting = CpuMeter(stack.server.ps)
         for proc, part in zip(procs, (add // 2, add - add // 2)):
             proc.send(f"add {part}")
         steps = all_ready(procs, timeout=300)
+        spent = connecting.read()
         seconds = max((s or {}).get("seconds", 0) for s in steps)
         connected = sum((s or {}).get("connected", 0) for s in steps)
         held = sum((s or {}).get("total", 0) for s in steps)
@@ -253,6 +255,8 @@ def sockets_run(stack: Stack, workdir: Path, plan: Plan, *, bare: bool = False) 
             "target": level,
             "failed": sum((s or {}).get("failed", 0) for s in steps),
             "connect_per_s": round(connected / seconds, 1) if seconds else None,
+            # The server's CPU over the step, per socket opened: what a connect costs it.
+            "server_ms_per_connect": round(spent["cpu_per_s"] * spent["wall_s"] / connected * 1000, 3) if connected else None,
             "rss_mb": round(rss / 2**20, 1),
             "kb_per_socket": round((rss - baseline) / 1024 / max(1, held - 10), 1),
             "idle_cpu": idle,

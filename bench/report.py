@@ -335,13 +335,16 @@ def markdown(doc: dict[str, Any]) -> str:
     if r.get("momo_two"):
         out += _momo_table("two Daphne processes (requests alternate)", r["momo_two"])
     if r.get("sockets_bare") or r.get("resync"):
-        out += ["| the socket floor | connect rate | per socket | restart: every socket back in |", "|---|---|---|---|"]
+        out += ["| the socket floor | connect rate | server CPU per connect | per socket | restart: every socket back in |",
+                "|---|---|---|---|---|"]
         pages, bare = (r.get("sockets") or [{}])[-1], (r.get("sockets_bare") or [{}])[-1]
         resync = r.get("resync") or {}
         for name, level, back in (("checkout pages (snapshot received)", pages, resync.get("pages")),
                                   ("bare Channels consumer", bare, resync.get("bare"))):
             again = f"{back['back']:,} of {back['sockets']:,} in {back['seconds']:g} s ({back['per_s']:g}/s)" if back else "—"
-            out.append(f"| {name}, {level.get('sockets', 0):,} held | {level.get('connect_per_s')}/s | {level.get('kb_per_socket')} KB | {again} |")
+            spent = level.get("server_ms_per_connect")
+            out.append(f"| {name}, {level.get('sockets', 0):,} held | {level.get('connect_per_s')}/s | "
+                       f"{f'{spent:g} ms' if spent is not None else '—'} | {level.get('kb_per_socket')} KB | {again} |")
         out.append("")
     if r.get("inspector"):
         out += _inspector_table(r["inspector"])

@@ -48,6 +48,8 @@ def test_it_runs_the_quick_benchmark_and_every_client_sees_every_settlement(tmp_
         assert poll["not_seen_in_time"] == 0 and poll["latency_ms"]["count"] == poll["settled"], poll
     for level in results["sockets"] + results["sockets_bare"]:
         assert level["sockets"] == level["target"] and level["failed"] == 0, level
+        assert level["server_ms_per_connect"] > 0, level  # the server worked for each connect
+    assert "| the socket floor | connect rate | server CPU per connect |" in table
     for resync in results["resync"].values():  # a server restart in front of them: all came back
         assert resync["back"] == resync["sockets"] and resync["failed"] == 0, resync
     if "dashboards" not in results["skipped"]:
