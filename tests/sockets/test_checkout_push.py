@@ -5,6 +5,7 @@ WebsocketCommunicator and the in-memory channel layer. Changes go through the se
 what a client receives is what the broadcast really sends after commit.
 """
 
+import asyncio
 import json
 from typing import Any
 from unittest import mock
@@ -85,6 +86,46 @@ async def test_it_does_not_lose_a_change_that_commits_during_connect():
         versions = [(await receive_payment(client))["version"], (await receive_payment(client))["version"]]
     assert versions == [1, 2]
     await client.disconnect()
+
+
+async def test_pages_of_many_payments_connecting_at_once_each_get_their_own_payments_push():
+    """Through the page hub (consumers/pagehub.py), one layer channel for all of them: every
+    page is in its group before its snapshot is read, and hears its payment and no other."""
+    payments = [await create_payment() for _ in range(12)]
+    clients = await asyncio.gather(*[connect(payment) for payment in payments])
+    for payment, client in zip(payments, clients):
+        assert (await receive_payment(client))["reference"] == str(payment.reference)
+    settled = payments[::3]
+    for payment in settled:
+        await database_sync_to_async(settle)(payment)
+    for payment, client in zip(payments, clients):
+        if payment in settled:
+            pushed = await receive_payment(client)
+            assert (pushed["reference"], pushed["status"], pushed["version"]) == (str(payment.reference), "successful", 2)
+        assert await client.receive_nothing(timeout=0.2)
+        await client.disconnect()
+
+
+async def test_a_group_join_that_fails_fails_only_its_own_pages_connect(monkeypatch):
+    """The layer refusing one group's join: that page's connect fails, the pages joining
+    with it connect and get their pushes."""
+    broken, *healthy = [await create_payment() for _ in range(3)]
+    layer = get_channel_layer()
+    group_add = layer.group_add
+
+    async def refuse_one(group: str, channel: str) -> None:
+        if group == payment_group(str(broken.reference)):
+            raise ConnectionError("the layer refused this join")
+        await group_add(group, channel)
+
+    monkeypatch.setattr(layer, "group_add", refuse_one)
+    outcomes = await asyncio.gather(*[connect(payment) for payment in (broken, *healthy)], return_exceptions=True)
+    assert isinstance(outcomes[0], ConnectionError), outcomes[0]
+    for payment, client in zip(healthy, outcomes[1:]):
+        assert (await receive_payment(client))["version"] == 1
+        await database_sync_to_async(settle)(payment, "failed", "APPROVAL_REJECTED")
+        assert (await receive_payment(client))["status"] == "failed"
+        await client.disconnect()
 
 
 async def test_it_never_sends_an_older_version_after_a_newer_one():
