@@ -96,6 +96,10 @@ def run(args: argparse.Namespace, services: Services, workdir: Path) -> dict[str
             results["sockets"] = pages["levels"]
             results["sockets_bare"] = bare["levels"]
             results["resync"] = {"pages": pages["resync"], "bare": bare["resync"]}
+            step("sockets, the connect rates compared: pages and bare sockets in alternated turns on one Daphne")
+            stack.start_server()
+            results["connects"] = phases.connects_alternated(stack, workdir, plan)
+            stack.stop()
         stack.start_server()
         if not services.embedded:
             stack.start_workers(1)

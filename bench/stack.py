@@ -270,6 +270,7 @@ class CpuMeter:
         machine = psutil.cpu_times()
         busy = sum(machine) - machine.idle - sum(self._machine) + self._machine.idle
         return {
+            "cpu_s": round(times.user + times.system - self._cpu, 4),
             "cpu_per_s": round((times.user + times.system - self._cpu) / wall, 4),
             "machine_busy_cores": round(busy / wall, 3),
             "wall_s": round(wall, 2),

@@ -50,6 +50,13 @@ def test_it_runs_the_quick_benchmark_and_every_client_sees_every_settlement(tmp_
         assert level["sockets"] == level["target"] and level["failed"] == 0, level
         assert level["server_ms_per_connect"] > 0, level  # the server worked for each connect
     assert "| the socket floor | connect rate | server CPU per connect |" in table
+    connects = results["connects"]  # pages and bare sockets in alternated turns on one Daphne
+    for kind in ("pages", "bare"):
+        turns = connects[kind]
+        assert turns["connected"] == (connects["to"] - connects["from"]) // 2 > 0, connects
+        assert len(turns["turns_per_s"]) == connects["rounds"] and turns["server_ms_per_connect"] > 0, connects
+    [connect_target] = [t for t in doc["targets"] if t["target"].startswith("connects ≥ 0.8×")]
+    assert "alternated turns" in connect_target["target"] and connect_target["met"] in (True, False), connect_target
     for resync in results["resync"].values():  # a server restart in front of them: all came back
         assert resync["back"] == resync["sockets"] and resync["failed"] == 0, resync
     if "dashboards" not in results["skipped"]:
