@@ -24,9 +24,11 @@ from typing import Any
 import aiohttp
 from websockets.asyncio.client import connect
 
-# Handshakes in flight per client process. The server serves connects one DB lookup at a
-# time; a deeper queue only trips Daphne's 5 s connect timeout, it does not go faster.
-CONNECT_CONCURRENCY = 50
+# Handshakes in flight per client process: enough to keep one Daphne busy. At 50 the
+# checkout pages, whose handshake waits for their group join and their batched snapshot
+# read, were held back by their own round trips (docs/performance.md, "Connects in
+# alternated turns"); far deeper only queues towards Daphne's 5 s connect timeout.
+CONNECT_CONCURRENCY = 100
 # A dashboard row (templates/dashboard/dashboard.html#row) in a final state.
 FINAL_ROW = re.compile(r'id="row-([0-9a-f-]{36})"[^>]*data-status="(successful|failed)"')
 
@@ -228,7 +230,8 @@ class Run:
         ws = await self.open(self.holder_path(index), semaphore)
         if ws is not None and not self.spec.get("bare"):
             try:
-                await asyncio.wait_for(ws.recv(), timeout=60)
+                async with asyncio.timeout(60):  # no task per page, as wait_for makes
+                    await ws.recv(decode=False)
                 self.received += 1
             except Exception as exc:
                 self.failed.append(f"no snapshot: {type(exc).__name__}")
