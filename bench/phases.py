@@ -61,7 +61,7 @@ QUICK = Plan(
     settle_window=2.0,
     idle_window=2.0,
     sockets=(500,),
-    sockets_idle_window=2.0,
+    sockets_idle_window=1.0,
     connect_rounds=2,
     dashboards=(5,),
     throughput_payments=500,
@@ -74,7 +74,7 @@ QUICK = Plan(
     momo_two_servers=False,
     inspector_order=("off", "on"),
     poll_grace=30.0,  # the smoke test asserts every poll saw its settlement: be patient
-    callback_window=3.0,
+    callback_window=2.0,
     callback_burst=500,
     callback_hung=100,
 )
