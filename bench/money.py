@@ -30,7 +30,7 @@ class Sizes:
     settle_spread: float = 2.0
 
 
-QUICK = Sizes(window=2.0, refund_payments=150, settle_payments=500, settle_spread=0.5)
+QUICK = Sizes(window=1.0, refund_payments=150, settle_payments=300, settle_spread=0.5)
 
 
 def money_run(stack: Stack, workdir: Path, plan: phases.Plan, sizes: Sizes) -> dict[str, Any]:

@@ -51,10 +51,12 @@ def test_it_runs_the_quick_benchmark_and_every_client_sees_every_settlement(tmp_
         assert level["server_ms_per_connect"] > 0, level  # the server worked for each connect
     assert "| the socket floor | connect rate | server CPU per connect |" in table
     connects = results["connects"]  # pages and bare sockets in alternated turns on one Daphne
+    assert connects["to"] == 500 and connects["closed_early"] == 0, connects  # QUICK: sockets=(500,)
     for kind in ("pages", "bare"):
         turns = connects[kind]
-        assert turns["connected"] == (connects["to"] - connects["from"]) // 2 > 0, connects
-        assert len(turns["turns_per_s"]) == connects["rounds"] and turns["server_ms_per_connect"] > 0, connects
+        assert turns["held"] == 250 and turns["connected"] == 200, connects  # 100 held first, 2 turns of 100
+        assert len(turns["turns_per_s"]) == connects["rounds"] == 2 and turns["server_ms_per_connect"] > 0, connects
+    assert "| connects, one Daphne, 100 → 500 held, 2 alternated turns each |" in table
     [connect_target] = [t for t in doc["targets"] if t["target"].startswith("connects ≥ 0.8×")]
     assert "alternated turns" in connect_target["target"] and connect_target["met"] in (True, False), connect_target
     for resync in results["resync"].values():  # a server restart in front of them: all came back
