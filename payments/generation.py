@@ -77,6 +77,28 @@ def kept(key: Any, read: Callable[[], Any], *, at: str | None = None) -> tuple[A
     return value, generation
 
 
+def known(key: Any) -> bool:
+    """Whether a fact was remembered under `key` (`remember`) for the copies' generation."""
+    with _lock:
+        found = _copies.get(key)
+    return found is not None and time.monotonic() - found[1] < MAX_AGE
+
+
+def remember_on_commit(key: Any) -> None:
+    """Remember a fact just read (a row exists) under `key` once the transaction commits,
+    if the generation seen before the read is still the copies' then."""
+    seen = _seen
+    if seen is None:
+        return
+
+    def remember() -> None:
+        with _lock:
+            if _seen == seen:
+                _copies[key] = (True, time.monotonic())
+
+    transaction.on_commit(remember)
+
+
 def count_at(key: str | None, *, timeout: int, expected: str | None) -> tuple[int | None, str | None]:
     """Count one hit on a window's counter (`key`; None: count nothing) unless the shared
     generation is not `expected` (None: any): (the count, or None when not counted, and the
@@ -89,6 +111,7 @@ def count_at(key: str | None, *, timeout: int, expected: str | None) -> tuple[in
 def bump() -> None:
     """A write to a kept table: a new generation now (a process that reads the row again
     before the commit reads the old one) and again on commit (it then reads the new one)."""
+    observe(None)  # this process's copies go at once
     if not shared():
         return
     _replace()

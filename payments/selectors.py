@@ -3,6 +3,7 @@
 import functools
 import statistics
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -123,30 +124,51 @@ def payment_snapshots_by_reference(references: list[str]) -> dict[str, dict[str,
 def momo_payment(user: MomoApiUser, reference, fields: tuple[str, ...] = ()) -> Payment | None:
     """An API user sees only its own payments: another user's reference is not found.
     With `fields`, only those columns are loaded (payments.wire.STATUS_FIELDS), by the SQL
-    the ORM compiled for that lookup once (`_own_payment_sql`)."""
+    the ORM compiled for that lookup once (`_own_payment_read`), its row made a model
+    instance as the ORM makes one (its columns' converters, then `Model.from_db`)."""
     if not fields:
         return unique(Payment.objects.filter(reference=reference, momo_user=user))
     alias = Payment.objects.db
     connection = connections[alias]
+    read = _own_payment_read(alias, fields)
     params = [Payment._meta.get_field(name).get_db_prep_value(value, connection)
               for name, value in (("momo_user", user.pk), ("reference", reference))]
-    return next(iter(Payment.objects.raw(_own_payment_sql(alias, fields), params).using(alias)), None)
+    with connection.cursor() as cursor:
+        cursor.execute(read.sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for index, (converters, column) in read.converters.items():
+        for convert in converters:
+            values[index] = convert(values[index], column, connection)
+    return Payment.from_db(alias, read.attnames, values)
+
+
+@dataclass(frozen=True)
+class _CompiledRead:
+    sql: str
+    attnames: list[str]  # the selected columns' fields, in the model's order (as Model.from_db takes them)
+    converters: dict[int, tuple[list, Any]]  # column index: (its converters, its expression)
 
 
 @functools.cache
-def _own_payment_sql(alias: str, fields: tuple[str, ...]) -> str:
+def _own_payment_read(alias: str, fields: tuple[str, ...]) -> _CompiledRead:
     """The SQL of an API user's payment by reference with only `fields`, as the ORM compiles
-    it, its parameters the user's id then the reference. Filtering and compiling the lookup
-    on every call was two thirds of its CPU, a tenth of a MoMo status call's (docs/performance.md)."""
+    it, its parameters the user's id then the reference; its columns and their converters.
+    Building and compiling the lookup on every call was two thirds of its CPU, and the raw
+    queryset that ran the SQL half of the rest (docs/performance.md)."""
     user_id, reference = uuid.UUID(int=1), uuid.UUID(int=2)
     payments = Payment.objects.using(alias).filter(momo_user_id=user_id).filter(reference=reference)
-    sql, params = payments.only(*fields).order_by()[:1].query.get_compiler(alias).as_sql()
+    compiler = payments.only(*fields).order_by()[:1].query.get_compiler(alias)
+    sql, params = compiler.as_sql()
     connection = connections[alias]
     expected = tuple(Payment._meta.get_field(name).get_db_prep_value(value, connection)
                      for name, value in (("momo_user", user_id), ("reference", reference)))
     if tuple(params) != expected:  # another Django orders them otherwise: found at the first call
         raise RuntimeError(f"the payment lookup's parameters are {params!r}, not {expected!r}")
-    return sql
+    columns = [column for column, _sql, _alias in compiler.select]
+    return _CompiledRead(sql, [column.target.attname for column in columns], compiler.get_converters(columns))
 
 
 def momo_balance(user: MomoApiUser, currency: str) -> Decimal:

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from payments import events
+from payments import events, generation
 from payments.errors import InvalidValue, OperatorPasswordRejected
 from payments.models import IdempotencyKey, LedgerAccount, LedgerEntry, Payment, PaymentLog, SimulatorSettings
 from payments.selectors import settings_snapshot, simulator_settings
@@ -84,6 +84,7 @@ def demo_reset(*, actor: str) -> int:
         # The ledger starts afresh too: floats and wallets reopen with their starting balances.
         LedgerEntry.objects.all().delete()
         LedgerAccount.objects.all().delete()
+        generation.bump()  # no process may trust a wallet it knew open (ledger.wallet_open)
         Payment.objects.all().delete()
         PaymentLog.objects.create(
             event=PaymentLog.Event.RESET, actor=actor, details={"payments_removed": removed}

@@ -26,7 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from payments import events, outcomes, validation
+from payments import events, generation, outcomes, validation
 from payments.accounts import (
     ISSUER, MERCHANT_KINDS, Key, Kind, merchant_key, merchant_owner, starting_balance, wallet_key,
 )
@@ -93,6 +93,20 @@ def accounts_open(keys: set[Key], *, now: datetime, users: dict[str, MomoApiUser
         issuer = _locked_issuer(currency)
         for key in (k for k in missing if k.currency == currency):
             _open_one(key, issuer, users.get(key.owner), now)
+
+
+def wallet_open(key: Key, *, now: datetime) -> None:
+    """A new payment's party wallet, opened at first sight (`accounts_open`) so its page shows
+    the balance at once; no query while this process knows it is open (payments.generation:
+    a demo reset's new generation retires that, as does MAX_AGE). A wallet that is not
+    opened here (a reset another process made a moment ago) opens when the payment is
+    booked, as every account it moves does (`ledger_book`)."""
+    fact = ("wallet open", key)
+    if generation.known(fact):
+        return
+    if key not in _existing({key}):
+        accounts_open({key}, now=now)
+    generation.remember_on_commit(fact)  # open once this commits, by us or by whoever took the issuer first
 
 
 def _existing(keys: set[Key]) -> list[Key]:

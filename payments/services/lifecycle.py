@@ -88,7 +88,7 @@ def _created(payment: Payment, config: SimulatorSettings, *, actor: str, now: da
     )
     if payment.phone_number and payment.provider == Payment.Provider.SIMULATOR:
         # The party's wallet opens at first sight: its page shows the balance at once.
-        ledger.accounts_open({wallet_key(payment.phone_number, payment.currency)}, now=now)
+        ledger.wallet_open(wallet_key(payment.phone_number, payment.currency), now=now)
     events.send_event_on_commit(events.payment_created(payment_snapshot(payment)))
 
 

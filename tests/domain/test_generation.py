@@ -4,11 +4,15 @@ Redis is down, and no copy outlives its bound whatever the shared generation say
 import logging
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from payments import generation
-from payments.models import SimulatorSettings
-from payments.services import settings_update
+from payments.accounts import starting_balance, wallet_key
+from payments.models import LedgerAccount, SimulatorSettings
+from payments.selectors import simulator_settings
+from payments.services import demo_reset, payment_create, settings_update
 from tests.support import free_port
 
 UNREACHABLE_REDIS = {
@@ -43,5 +47,31 @@ def test_a_copy_is_read_again_once_it_is_older_than_its_bound(monkeypatch):
         assert generation.kept("a row", read)[0] == 1  # the copy
         monkeypatch.setattr(generation, "MAX_AGE", 0.0)
         assert generation.kept("a row", read)[0] == 2  # too old: read again
+    finally:
+        generation.observe(None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_known_wallet_costs_a_request_to_pay_no_query_and_a_reset_opens_it_again():
+    """A new payment opens its party's wallet (its page shows the balance at once); once this
+    process has seen that wallet open, the next payment asks nothing of the ledger. A demo
+    reset removes every wallet: the next payment opens it again at once."""
+    wallet = wallet_key("46733123499", "EUR")
+
+    def pay() -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            payment_create(amount="5", currency="EUR", phone_number="46733123499")
+        return [q["sql"] for q in queries.captured_queries if "payments_ledgeraccount" in q["sql"]]
+
+    simulator_settings()  # a fresh database writes its settings row at the first read (a new generation)
+    generation.observe("a generation no write replaced")
+    try:
+        assert pay()  # first sight: looked up and opened
+        assert LedgerAccount.objects.filter(**wallet._asdict()).exists()
+        assert pay() == []
+        demo_reset(actor="test")
+        assert not LedgerAccount.objects.filter(**wallet._asdict()).exists()
+        assert pay()
+        assert LedgerAccount.objects.filter(**wallet._asdict()).get().balance == starting_balance(wallet, None)
     finally:
         generation.observe(None)

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.support.momo_client import SUBSCRIPTION_KEY, HttpMomoClient, basic
+from tests.support.momo_client import RTP_BODY, SUBSCRIPTION_KEY, HttpMomoClient, basic
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -64,3 +64,30 @@ def test_both_daphnes_refuse_a_re_keyed_users_old_token_and_apply_a_new_fault_at
     other = HttpMomoClient(server_b.base_url).provision("other.example")
     other_token = other.get_token()
     assert status_code(on_a, other_token, str(uuid.uuid4())) == (404, "RESOURCE_NOT_FOUND")
+
+
+WALLET_EXISTS = (
+    "from payments.accounts import wallet_key\n"
+    "from payments.models import LedgerAccount\n"
+    "print(LedgerAccount.objects.filter(**wallet_key({phone!r}, {currency!r})._asdict()).exists())\n"
+)
+
+
+def test_a_reset_from_another_process_makes_a_daphne_open_a_wallet_it_knew_at_its_next_request_to_pay(
+    pg_database, private_redis, stack_factory
+):
+    """A Daphne that has seen a payer's wallet open does not look it up again
+    (payments/services/ledger.wallet_open); a demo reset made by a command removes every
+    wallet, and that Daphne's next request to pay from the payer opens it again at once."""
+    stack = stack_factory(pg_database, private_redis.url, MOMO_SUBSCRIPTION_KEY=SUBSCRIPTION_KEY)
+    client = HttpMomoClient(stack.server("daphne").base_url)
+    client.provision("merchant.example")
+    client.get_token()
+    wallet = WALLET_EXISTS.format(phone=RTP_BODY["payer"]["partyId"], currency=RTP_BODY["currency"])
+    for _ in range(2):  # the first opens the wallet; the second finds it known
+        assert client.request_to_pay()[1].status == 202
+    # One command, so the Daphne's knowledge is still young (generation.MAX_AGE) at the next call.
+    removed = stack.script(wallet + "from payments.services import demo_reset\ndemo_reset(actor='test')\n" + wallet)
+    assert removed.split() == ["True", "False"]
+    assert client.request_to_pay()[1].status == 202
+    assert stack.script(wallet).strip() == "True"
