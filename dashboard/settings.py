@@ -510,6 +510,10 @@ LOGGING = {
         # The pool warns on every failed reconnect; an outage is already reported once, in
         # words (the 503, /healthz, the worker's log, a command's one-line error).
         "psycopg.pool": {"level": "ERROR"},
+        # Django logs every 4xx answer as a warning line ("Not Found: /x"): one phone could
+        # grow the log a line per request, and a MoMo client's refusals are in the inspector
+        # already. Server errors (5xx) are still logged, with their traceback.
+        "django.request": {"level": "ERROR"},
     },
 }
 MERCHANT_NAME = os.environ.get("MERCHANT_NAME", "Virunga Treks")[:60]
