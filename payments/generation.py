@@ -15,6 +15,10 @@ generation it read in its own round trip is the copy's tag. Rows read inside a t
 back). Without Redis (the embedded default, whose CLI commands write from other processes)
 there is no shared generation: nothing is kept and every call reads its rows, as before.
 
+Facts are kept the same way (`known` / `remember_on_commit`): "this wallet is open", so a
+request to pay does not look its payer's wallet up again; a demo reset, which removes them,
+replaces the generation. `bump` also drops this process's copies at once.
+
 A write while Redis cannot be reached still commits (pausing settlement during a Redis outage
 must work): the lost replacement is logged, and no copy is older than `MAX_AGE` seconds, so a
 write whose replacement was lost (or a Redis restored from a snapshot with the old
