@@ -45,6 +45,8 @@ logger = logging.getLogger("payments.generation")
 _lock = threading.Lock()
 _seen: str | None = None  # the generation the copies are tagged with; None: keep nothing
 _copies: dict[Any, tuple[Any, float]] = {}  # key: (the row(s), when they were read)
+FACTS_MAX = 10_000
+_facts: dict[Any, float] = {}  # key: when it was found true (remember_on_commit)
 
 
 def shared() -> bool:
@@ -54,10 +56,10 @@ def shared() -> bool:
 
 def observe(generation: str | None) -> None:
     """The shared generation as just read: another one than the copies' drops them all."""
-    global _seen, _copies
+    global _seen, _copies, _facts
     with _lock:
         if generation != _seen:
-            _seen, _copies = generation, {}
+            _seen, _copies, _facts = generation, {}, {}
 
 
 def kept(key: Any, read: Callable[[], Any], *, at: str | None = None) -> tuple[Any, str | None]:
@@ -81,24 +83,38 @@ def kept(key: Any, read: Callable[[], Any], *, at: str | None = None) -> tuple[A
     return value, generation
 
 
+def current() -> str | None:
+    """The generation the copies are tagged with now: take it before reading a fact."""
+    return _seen
+
+
 def known(key: Any) -> bool:
-    """Whether a fact was remembered under `key` (`remember`) for the copies' generation."""
+    """Whether a fact was remembered under `key` (`remember_on_commit`) for the copies'
+    generation, less than MAX_AGE ago."""
     with _lock:
-        found = _copies.get(key)
-    return found is not None and time.monotonic() - found[1] < MAX_AGE
+        found = _facts.get(key)
+    return found is not None and time.monotonic() - found < MAX_AGE
 
 
-def remember_on_commit(key: Any) -> None:
-    """Remember a fact just read (a row exists) under `key` once the transaction commits,
-    if the generation seen before the read is still the copies' then."""
-    seen = _seen
-    if seen is None:
+def remember_on_commit(key: Any, *, at: str | None) -> None:
+    """Remember a fact just read (a row exists) under `key` once the transaction commits, if
+    the generation `at`, taken before the read (`current()`), is still the copies' then.
+    At most FACTS_MAX are kept (what a client's payer ids can grow): past it, the expired go,
+    and if none has, all of them."""
+    if at is None:
         return
 
     def remember() -> None:
+        now = time.monotonic()
         with _lock:
-            if _seen == seen:
-                _copies[key] = (True, time.monotonic())
+            if _seen != at:
+                return
+            if len(_facts) >= FACTS_MAX:
+                for stale in [k for k, when in _facts.items() if now - when >= MAX_AGE]:
+                    del _facts[stale]
+                if len(_facts) >= FACTS_MAX:
+                    _facts.clear()
+            _facts[key] = now
 
     transaction.on_commit(remember)
 

@@ -84,8 +84,10 @@ def accounts_open(keys: set[Key], *, now: datetime, users: dict[str, MomoApiUser
     Every opening locks its currency's issuer first (currencies in order), so two
     transactions opening the same account queue on the issuer: the second finds it open.
     """
-    existing = set(_existing(keys))
-    missing = sorted(set(keys) - existing)
+    _open_missing(sorted(set(keys) - set(_existing(keys))), now=now, users=users)
+
+
+def _open_missing(missing: list[Key], *, now: datetime, users: dict[str, MomoApiUser] | None = None) -> None:
     if not missing:
         return
     users = users if users is not None else _users_of(missing)
@@ -98,15 +100,18 @@ def accounts_open(keys: set[Key], *, now: datetime, users: dict[str, MomoApiUser
 def wallet_open(key: Key, *, now: datetime) -> None:
     """A new payment's party wallet, opened at first sight (`accounts_open`) so its page shows
     the balance at once; no query while this process knows it is open (payments.generation:
-    a demo reset's new generation retires that, as does MAX_AGE). A wallet that is not
-    opened here (a reset another process made a moment ago) opens when the payment is
-    booked, as every account it moves does (`ledger_book`)."""
+    up to MAX_AGE, and a demo reset's new generation retires it at this process's next MoMo
+    call). A server can believe a removed wallet open only for a payment racing a reset, or
+    within MAX_AGE of a reset whose new generation Redis lost: that wallet then opens when a
+    payment of its party is booked (`ledger_book` opens every account it moves) or at the
+    party's next payment after MAX_AGE; until then its phone page shows no wallet."""
     fact = ("wallet open", key)
     if generation.known(fact):
         return
+    at = generation.current()  # before the read: a reset after it retires what we remember
     if key not in _existing({key}):
-        accounts_open({key}, now=now)
-    generation.remember_on_commit(fact)  # open once this commits, by us or by whoever took the issuer first
+        _open_missing([key], now=now)
+    generation.remember_on_commit(fact, at=at)  # open once this commits, by us or by whoever took the issuer first
 
 
 def _existing(keys: set[Key]) -> list[Key]:

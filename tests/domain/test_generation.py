@@ -75,3 +75,18 @@ def test_a_known_wallet_costs_a_request_to_pay_no_query_and_a_reset_opens_it_aga
         assert LedgerAccount.objects.filter(**wallet._asdict()).get().balance == starting_balance(wallet, None)
     finally:
         generation.observe(None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_facts_a_process_keeps_are_bounded_whatever_payer_ids_a_client_sends(monkeypatch):
+    monkeypatch.setattr(generation, "FACTS_MAX", 50)
+    generation.observe("a generation no write replaced")
+    try:
+        for n in range(500):  # a client inventing a payer id per request to pay
+            generation.remember_on_commit(("wallet open", f"party:{n}"), at=generation.current())
+            assert len(generation._facts) <= 50
+        assert generation.known(("wallet open", "party:499"))
+        generation.remember_on_commit(("wallet open", "late"), at="a generation replaced since")
+        assert not generation.known(("wallet open", "late"))
+    finally:
+        generation.observe(None)

@@ -5,14 +5,13 @@ no payment after that (Redis layer, PostgreSQL)."""
 import asyncio
 import json
 import time
-import urllib.request
-from http.cookies import SimpleCookie
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.support import async_wait_for
+from tests.support.scaleout import post_as_operator
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -51,23 +50,7 @@ class Dashboard:
 
 def logout(server, session: str) -> int:
     """POST /accounts/logout/ as the browser does it: with the session and the CSRF token."""
-    with urllib.request.urlopen(server.base_url + "/accounts/login/", timeout=10) as page:
-        cookie = SimpleCookie(page.headers.get("Set-Cookie"))
-    token = cookie["csrftoken"].value
-    request = urllib.request.Request(
-        server.base_url + "/accounts/logout/", data=b"", method="POST",
-        headers={"Cookie": f"sessionid={session}; csrftoken={token}", "X-CSRFToken": token},
-    )
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    try:
-        with urllib.request.build_opener(NoRedirect).open(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+    return post_as_operator(server, session, "/accounts/logout/")[0]
 
 
 async def revoked_and_silent(stack, server_a, server_b, revoke) -> None:

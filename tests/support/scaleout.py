@@ -13,6 +13,9 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -366,3 +369,25 @@ def create_due_backlog(stack: Stack, count: int, *, due_in: float = -1.0, spread
 def settled_by(stack: Stack) -> dict[str, int]:
     """actor -> how many payments it settled."""
     return dict(stack.sql("SELECT actor, count(*) FROM payments_paymentlog WHERE event = 'settled' GROUP BY actor"))
+
+
+def post_as_operator(server, session: str, path: str) -> tuple[int, str]:
+    """POST `path` to a server as the signed-in browser does it (its session and the CSRF
+    token); the answer's status and body, a redirect not followed."""
+    with urllib.request.urlopen(server.base_url + "/accounts/login/", timeout=10) as page:
+        cookie = SimpleCookie(page.headers.get("Set-Cookie"))
+    token = cookie["csrftoken"].value
+    request = urllib.request.Request(
+        server.base_url + path, data=b"", method="POST",
+        headers={"Cookie": f"sessionid={session}; csrftoken={token}", "X-CSRFToken": token},
+    )
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
