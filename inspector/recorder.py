@@ -30,6 +30,7 @@ WARN_EVERY = 10.0  # seconds between two "dropped" warnings
 PRUNE_EVERY = 1.0  # seconds between two applications of the caps by a flushing thread
 
 _lock = threading.Lock()
+_flushing = threading.Lock()  # one flush at a time, start (taking the rows) to end (written)
 _buffer: list[dict[str, Any]] = []
 _wake = threading.Event()
 _thread: threading.Thread | None = None
@@ -78,11 +79,14 @@ def _drop(count: int) -> None:
 
 
 def flush(push: "Pusher | None" = None) -> int:
-    """Write what waits in this process's buffer now; the number of rows written."""
-    with _lock:
-        rows = _buffer[:]
-        _buffer.clear()
-    return write(rows, push) if rows else 0
+    """Write what waits in this process's buffer now; the number of rows written. Returns
+    once every call recorded before it is written: a flush the flushing thread is in the
+    middle of (it took the rows) is waited for, not passed by with an empty buffer."""
+    with _flushing:
+        with _lock:
+            rows = _buffer[:]
+            _buffer.clear()
+        return write(rows, push) if rows else 0
 
 
 def _note_server_loop() -> None:

@@ -3,10 +3,12 @@ and never in the way of the answer."""
 
 import json
 import logging
+import threading
 import uuid
 
 import pytest
 from django.db import OperationalError
+from django.utils import timezone
 from django.test import Client
 from werkzeug import Response
 
@@ -223,6 +225,34 @@ def test_the_flushing_thread_writes_a_batch_soon_after_the_calls(settings):
     for _ in range(5):
         client.request_to_pay()
     wait_for(lambda: ApiCall.objects.filter(direction="in", operation="requesttopay").count() == 5, timeout=15, what="5 calls flushed")
+
+
+def test_a_flush_returns_only_once_the_flush_the_thread_is_writing_is_written(transactional_db, monkeypatch):
+    """A flush that finds the buffer just emptied by another flush (the flushing thread's,
+    still writing) waits for that write: what was recorded before it is in the table when
+    it returns (a callback attempt was once missing right after `recorder.flush()`)."""
+    writing, release = threading.Event(), threading.Event()
+    real_write = recorder.write
+
+    def held_write(rows, push=None):
+        writing.set()
+        release.wait(10)
+        return real_write(rows, push)
+
+    monkeypatch.setattr(recorder, "write", held_write)
+    recorder.record({"at": timezone.now(), "direction": "callback", "method": "POST", "path": "/momo/callback",
+                     "reference": "held"}, inline=False)
+    first = threading.Thread(target=recorder.flush)
+    first.start()
+    assert writing.wait(10)
+    second = threading.Thread(target=recorder.flush)
+    second.start()
+    second.join(0.5)
+    assert second.is_alive(), "a flush returned while the rows before it were still being written"
+    release.set()
+    second.join(10)
+    first.join(10)
+    assert ApiCall.objects.filter(reference="held").count() == 1
 
 
 def test_a_callback_attempt_is_recorded_in_the_same_stream_with_its_signature_redacted(transactional_db, receiver):
